@@ -1,0 +1,1 @@
+"""JEDI Play trainer: data collection, replay storage, training loops, evaluation and benchmarks."""

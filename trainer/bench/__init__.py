@@ -1,0 +1,1 @@
+"""Benchmarks: training speed, memory and dream frame rate of JEDI against DIAMOND."""

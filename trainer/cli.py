@@ -1,0 +1,95 @@
+"""``jedi-train``: whole-agent training, and the sub-commands ``collect`` and ``inspect``.
+
+``jedi-train --game NAME --world-model jedi|diamond --preset ...`` trains a whole agent; a first word
+naming a sub-command runs that step alone.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from jedi_play.cli.errors import UserError, run_main
+from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
+from jedi_play.env.games import get_game
+from trainer.data.collect import CollectConfig, collect_random
+from trainer.data.store import EpisodeStore
+
+PROG = "jedi-train"
+
+
+@dataclass
+class TrainConfig:
+    """Whole-agent training under the Atari 100k protocol."""
+
+    game: str = field(metadata={"help": "Atari 100k game, e.g. Asterix"})
+    out: Path = field(metadata={"help": "run folder (checkpoints, metrics, replay)", "metavar": "RUN_DIR"})
+    world_model: Literal["jedi", "diamond"] = field(default="jedi", metadata={"help": "world model"})
+    preset: Literal["atari100k", "cpu", "smoke"] = field(default="cpu", metadata={"help": "training budget"})
+    resume: bool = field(default=False, metadata={"help": "continue the run in RUN_DIR from its last checkpoint"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+
+
+def _train_parser() -> CliParser:
+    parser = CliParser(
+        prog=PROG,
+        description="Train a JEDI or DIAMOND agent on an Atari 100k game.",
+        epilog="sub-commands: 'jedi-train collect' collects random-policy episodes into a folder; "
+        "'jedi-train inspect DIR' checks and summarises one. Each answers --help.",
+    )
+    add_dataclass_args(parser, TrainConfig)
+    return parser
+
+
+def _collect_parser() -> CliParser:
+    parser = CliParser(prog=f"{PROG} collect", description="Collect random-policy episodes of the training env.")
+    add_dataclass_args(parser, CollectConfig)
+    return parser
+
+
+def _collect(argv: Sequence[str]) -> int:
+    config = dataclass_from_args(CollectConfig, _collect_parser().parse_args(argv))
+    stats = collect_random(config)
+    line = f"collected {stats.steps} steps in {stats.episodes} episode(s) into {config.out}"
+    if stats.returns:
+        line += f"; mean return of the {len(stats.returns)} finished ones {sum(stats.returns) / len(stats.returns):.1f}"
+    print(line)
+    return 0
+
+
+def _inspect(argv: Sequence[str]) -> int:
+    parser = CliParser(prog=f"{PROG} inspect", description="Check and summarise an episode folder.")
+    parser.add_argument("data", type=Path, metavar="DIR", help="episode folder")
+    store = EpisodeStore.open(parser.parse_args(argv).data)
+    lengths, returns, life_losses = [], [], 0
+    for episode in store:  # loads every file: a damaged one is reported
+        lengths.append(len(episode))
+        returns.append(episode.episode_return)
+        life_losses += int(episode.life_loss.sum())
+    print(f"{store.root}: {store.game}, {len(lengths)} episodes, {sum(lengths)} steps, {life_losses} lives lost")
+    if returns:
+        print(f"return mean {sum(returns) / len(returns):.1f}, min {min(returns):.1f}, max {max(returns):.1f}")
+    return 0
+
+
+def _train(argv: Sequence[str]) -> int:
+    config = dataclass_from_args(TrainConfig, _train_parser().parse_args(argv))
+    get_game(config.game)
+    raise UserError("whole-agent training is not available in this version yet; use 'jedi-train collect'")
+
+
+SUBCOMMANDS = {"collect": _collect, "inspect": _inspect}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        return run_main(PROG, lambda: SUBCOMMANDS[args[0]](args[1:]))
+    return run_main(PROG, lambda: _train(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Collecting real episodes into an ``EpisodeStore``: a policy-agnostic collector and the random policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from jedi_play.cli.errors import UserError
+from jedi_play.data.episode import EpisodeBuilder
+from jedi_play.env.atari import AtariEnv, make_train_env
+from jedi_play.env.games import get_game
+from trainer.data.store import EpisodeStore
+
+Policy = Callable[[np.ndarray], int]
+
+
+@dataclass
+class CollectConfig:
+    """``jedi-train collect``: fill an episode folder with random-policy play of the training env."""
+
+    game: str = field(metadata={"help": "Atari 100k game, e.g. Asterix"})
+    steps: int = field(metadata={"help": "number of agent steps (4 frames each) to collect"})
+    out: Path = field(metadata={"help": "episode folder to create or extend", "metavar": "DIR"})
+    seed: int = field(default=0, metadata={"help": "seed of the env's no-op starts and of the policy"})
+
+
+@dataclass
+class CollectStats:
+    steps: int = 0
+    episodes: int = 0
+    returns: list[float] = field(default_factory=list)
+
+
+class RandomPolicy:
+    """Uniform over the action set."""
+
+    def __init__(self, num_actions: int, seed: int | None = None) -> None:
+        self.num_actions = num_actions
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, frame: np.ndarray) -> int:
+        return int(self.rng.integers(self.num_actions))
+
+
+class Collector:
+    """Steps an env with a policy and appends every finished episode to a store.
+
+    An episode in progress is kept across ``run`` calls (the training loop collects a few steps per
+    epoch); ``flush`` writes it out marked as truncated.
+    """
+
+    def __init__(self, env: AtariEnv, store: EpisodeStore, seed: int | None = None) -> None:
+        self.env = env
+        self.store = store
+        frame, _ = env.reset(seed=seed)
+        self._episode = EpisodeBuilder(frame)
+
+    def run(self, steps: int, policy: Policy, *, progress: bool = True, desc: str = "collect") -> CollectStats:
+        stats = CollectStats()
+        bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress, mininterval=0.5, dynamic_ncols=True)
+        with bar:
+            for _ in range(steps):
+                frame = self._episode.frames[-1]
+                action = policy(frame)
+                next_frame, reward, terminated, truncated, info = self.env.step(action)
+                self._episode.add(action, reward, next_frame, terminated, truncated, info["life_loss"])
+                stats.steps += 1
+                bar.update(1)
+                if terminated or truncated:
+                    self._finish(stats)
+                    bar.set_postfix(episodes=stats.episodes, last_return=stats.returns[-1])
+        return stats
+
+    def flush(self) -> Path | None:
+        """Write the episode in progress (if it has any step), its last step marked truncated."""
+        if len(self._episode) == 0:
+            return None
+        path = self.store.append(self._episode.build(cut=True))
+        frame, _ = self.env.reset()
+        self._episode = EpisodeBuilder(frame)
+        return path
+
+    def _finish(self, stats: CollectStats) -> None:
+        episode = self._episode.build()
+        self.store.append(episode)
+        stats.episodes += 1
+        stats.returns.append(episode.episode_return)
+        frame, _ = self.env.reset()
+        self._episode = EpisodeBuilder(frame)
+
+
+def collect_random(config: CollectConfig, *, progress: bool = True) -> CollectStats:
+    """Run ``jedi-train collect``: random play of the training env into ``config.out``."""
+    game = get_game(config.game)
+    if config.steps < 1:
+        raise UserError(f"--steps must be at least 1, got {config.steps}")
+    env = make_train_env(game.name)
+    store = EpisodeStore.create(config.out, game.name, env.action_meanings)
+    seed = config.seed + len(store)  # extending a folder continues with fresh no-op starts
+    collector = Collector(env, store, seed=seed)
+    stats = collector.run(config.steps, RandomPolicy(env.action_space.n, seed), progress=progress)
+    if collector.flush() is not None:
+        stats.episodes += 1
+    env.close()
+    return stats
