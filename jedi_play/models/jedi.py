@@ -1,0 +1,150 @@
+"""The JEDI world model (REFERENCE.md section 4): latent diffusion with a self-consistency objective.
+
+The encoder maps frames to 16x8x8 latents. The denoiser predicts the next latent from the last four
+latents and actions; its target is the encoder's own latent of the real next frame under stop-gradient.
+The encoder learns only through the conditioning latents and the reward/termination loss (plus, as an
+ablation, a weighted decoder loss). Random switching: for each batch a coin decides whether the second
+prediction of a segment is conditioned on the denoiser's own output for the first or on the encoder's.
+The pixel decoder reads stop-gradient latents and exists for display.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from jedi_play.diffusion import Denoiser, EDMConfig
+from jedi_play.models.autoencoder import Decoder, Encoder, soft_clamp
+from jedi_play.models.reward_end import RewardEndConfig, RewardEndModel
+from jedi_play.models.unet import UNet, UNetConfig
+from jedi_play.models.world_model import Batch, SamplerConfig, WorldModel, frames_to_tensor, tensor_to_frames
+
+
+@dataclass(frozen=True)
+class JEDIConfig:
+    num_actions: int
+    num_cond_steps: int = 4
+    encoder_channels: tuple[int, ...] = (32, 32, 32, 16)  # the last is the latent's channel count
+    latent_clamp: float = 3.0
+    denoiser_channels: tuple[int, ...] = (160,)  # one level, no downsampling at 8x8
+    denoiser_depth: int = 2
+    decoder_channels: tuple[int, ...] = (160, 96, 48)
+    reward_end_channels: tuple[int, ...] = (64, 64)
+    reward_end_lstm: int = 512
+    edm: EDMConfig = field(default_factory=EDMConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    # training options; the paper's ablations are off by default
+    switch_prob: float = 0.5  # 0 disables random switching
+    ema_target_decay: float = 0.0  # > 0: targets come from an EMA copy of the encoder
+    decoder_grad_weight: float = 0.0  # > 0: the decoder loss also trains the encoder, with this weight
+
+    @property
+    def latent_channels(self) -> int:
+        return self.encoder_channels[-1]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> JEDIConfig:
+        d = dict(d)
+        d["edm"] = EDMConfig(**d.get("edm", {}))
+        d["sampler"] = SamplerConfig(**d.get("sampler", {}))
+        for k in ("encoder_channels", "denoiser_channels", "decoder_channels", "reward_end_channels"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+
+class JEDIWorldModel(WorldModel):
+    def __init__(self, cfg: JEDIConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.num_cond_steps = cfg.num_cond_steps
+        self.sampler = cfg.sampler
+        c = cfg.latent_channels
+        self.encoder = Encoder(cfg.encoder_channels, cfg.latent_clamp)
+        unet = UNet(UNetConfig(c, cfg.num_cond_steps, cfg.num_actions, cfg.denoiser_channels, cfg.denoiser_depth))
+        self.denoiser = Denoiser(unet, cfg.edm)
+        self.reward_end = RewardEndModel(
+            RewardEndConfig(c, 8, cfg.num_actions, cfg.reward_end_channels, lstm_dim=cfg.reward_end_lstm)
+        )
+        self.decoder = Decoder(c, cfg.decoder_channels)
+        self.target_encoder: Encoder | None = None
+        if cfg.ema_target_decay > 0:
+            self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+
+    # -- the interface of the dream env ------------------------------------------------------------
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Frames ``(B, T, 3, 64, 64)`` in [-1, 1] -> latents ``(B, T, 16, 8, 8)``."""
+        return self.encoder(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+
+    def to_states(self, frames: Tensor) -> Tensor:
+        return self.encode(frames_to_tensor(frames))
+
+    def to_frames(self, states: Tensor) -> Tensor:
+        return tensor_to_frames(self.decoder(states))
+
+    def postprocess(self, state: Tensor) -> Tensor:
+        return soft_clamp(state, self.cfg.latent_clamp)
+
+    # -- training ----------------------------------------------------------------------------------
+
+    def training_loss(self, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        """Self-consistency denoising loss on two chained predictions, reward/termination and decoder losses.
+
+        ``batch`` holds segments of ``num_cond_steps + 1`` steps (``num_cond_steps + 2`` frames).
+        """
+        n = self.num_cond_steps
+        assert batch.frames.shape[1] == n + 2, "JEDI trains on segments of num_cond_steps + 1 steps"
+        z = self.encode(batch.frames)  # (B, n + 2, C, 8, 8), gradients flow into the encoder
+        if self.target_encoder is not None:
+            with torch.no_grad():
+                targets = self.target_encoder(batch.frames[:, n:].flatten(0, 1)).unflatten(0, (z.shape[0], 2))
+        else:
+            targets = z[:, n:].detach()  # stop-gradient on the target latents
+
+        loss1, _, denoised = self.denoiser.loss(targets[:, 0], obs=z[:, :n], actions=batch.actions[:, :n])
+        switched = bool(torch.rand(()) < self.cfg.switch_prob)
+        next_cond = self.postprocess(denoised.detach()) if switched else z[:, n]
+        obs2 = torch.cat([z[:, 1:n], next_cond[:, None]], dim=1)
+        loss2, _, _ = self.denoiser.loss(targets[:, 1], obs=obs2, actions=batch.actions[:, 1 : n + 1])
+        denoise_loss = (loss1 + loss2) / 2
+
+        step_mask = batch.mask[:, :-1]
+        re_loss, re_metrics = self.reward_end.loss(z[:, :-1], batch.actions, z[:, 1:], batch.rewards, batch.ends, step_mask)
+
+        w = self.cfg.decoder_grad_weight
+        z_dec = z.detach() if w == 0 else z.detach() + w * (z - z.detach())  # forward value z, gradient scaled by w
+        recon = self.decoder(z_dec[:, -1])  # the newest frame of each segment: always real
+        decoder_loss = F.mse_loss(recon, batch.frames[:, -1])
+
+        loss = denoise_loss + re_loss + decoder_loss
+        metrics = {
+            "loss": loss.item(),
+            "denoise_loss": denoise_loss.item(),
+            "denoise_loss_switched": loss2.item() if switched else float("nan"),
+            **re_metrics,
+            "decoder_loss": decoder_loss.item(),
+            "latent_std": z.detach().std(dim=0).mean().item(),
+        }
+        return loss, metrics
+
+    @torch.no_grad()
+    def update_target_encoder(self) -> None:
+        """EMA update of the target encoder (only with ``ema_target_decay > 0``)."""
+        if self.target_encoder is None:
+            return
+        d = self.cfg.ema_target_decay
+        for pt, p in zip(self.target_encoder.parameters(), self.encoder.parameters()):
+            pt.lerp_(p, 1 - d)
+
+    def parameter_groups(self, lr: float, encoder_lr_scale: float = 0.3) -> list[dict]:
+        """Optimizer groups: the encoder learns at ``encoder_lr_scale`` times the others' rate."""
+        others = [p for name, p in self.named_parameters() if not name.startswith(("encoder.", "target_encoder."))]
+        return [{"params": list(self.encoder.parameters()), "lr": lr * encoder_lr_scale}, {"params": others, "lr": lr}]

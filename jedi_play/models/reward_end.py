@@ -1,0 +1,76 @@
+"""Reward/termination model: a CNN over (x_t, x_{t+1}) conditioned on a_t, then an LSTM over time.
+
+It predicts the sign of the reward (3 classes: -1, 0, +1) and whether the step ended the episode
+(2 classes), trained with cross-entropy. ``x`` is a frame for DIAMOND and a latent for JEDI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from jedi_play.models.blocks import Downsample, ResBlock, zero_init
+
+
+@dataclass(frozen=True)
+class RewardEndConfig:
+    in_channels: int  # channels of one x (3 for frames, 16 for latents)
+    size: int  # spatial size of x (64 for frames, 8 for latents)
+    num_actions: int = 18
+    stage_channels: tuple[int, ...] = (32, 32, 32, 32)
+    feature_size: int = 4  # spatial size after the downsamplings
+    cond_dim: int = 128
+    lstm_dim: int = 512
+
+
+class RewardEndModel(nn.Module):
+    def __init__(self, cfg: RewardEndConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.action_embed = nn.Embedding(cfg.num_actions, cfg.cond_dim)
+        self.conv_in = nn.Conv2d(2 * cfg.in_channels, cfg.stage_channels[0], 3, padding=1)
+        blocks: list[nn.Module] = []
+        size, prev = cfg.size, cfg.stage_channels[0]
+        for ch in cfg.stage_channels:
+            blocks.append(ResBlock(prev, ch, cfg.cond_dim))
+            if size > cfg.feature_size:
+                blocks.append(Downsample(ch))
+                size //= 2
+            prev = ch
+        assert size == cfg.feature_size, "not enough stages to reach feature_size"
+        self.blocks = nn.ModuleList(blocks)
+        self.lstm = nn.LSTM(prev * size * size, cfg.lstm_dim, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(cfg.lstm_dim, cfg.lstm_dim), nn.SiLU())
+        self.reward_head = zero_init(nn.Linear(cfg.lstm_dim, 3))
+        self.end_head = zero_init(nn.Linear(cfg.lstm_dim, 2))
+
+    def forward(
+        self, x: Tensor, actions: Tensor, next_x: Tensor, state: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor]]:
+        # x, next_x (B, T, C, H, W); actions (B, T) -> reward logits (B, T, 3), end logits (B, T, 2)
+        b, t = actions.shape
+        cond = self.action_embed(actions.flatten())
+        h = self.conv_in(torch.cat([x, next_x], dim=2).flatten(0, 1))
+        for block in self.blocks:
+            h = block(h, cond) if isinstance(block, ResBlock) else block(h)
+        h, state = self.lstm(F.silu(h).reshape(b, t, -1), state)
+        h = self.head(h)
+        return self.reward_head(h), self.end_head(h), state
+
+    def loss(self, x: Tensor, actions: Tensor, next_x: Tensor, rewards: Tensor, ends: Tensor, mask: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """Cross-entropy on reward sign and termination over the real steps (``mask``, (B, T))."""
+        reward_logits, end_logits, _ = self(x, actions, next_x)
+        reward_target = (rewards.sign() + 1).long()  # -1, 0, 1 -> 0, 1, 2
+        m = mask.flatten()
+        loss_reward = F.cross_entropy(reward_logits.flatten(0, 1)[m], reward_target.flatten()[m])
+        loss_end = F.cross_entropy(end_logits.flatten(0, 1)[m], ends.long().flatten()[m])
+        metrics = {"reward_loss": loss_reward.item(), "end_loss": loss_end.item()}
+        return loss_reward + loss_end, metrics
+
+    @staticmethod
+    def predictions(reward_logits: Tensor, end_logits: Tensor) -> tuple[Tensor, Tensor]:
+        """Most likely reward sign (-1, 0, 1) and termination flag."""
+        return reward_logits.argmax(-1).float() - 1, end_logits.argmax(-1).bool()

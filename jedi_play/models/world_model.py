@@ -1,0 +1,85 @@
+"""What both world models share: the batch format, the sampler settings and the interface the dream env uses.
+
+A world model works on *states*: latents for JEDI, frames in [-1, 1] for DIAMOND. The dream env only
+needs ``to_states`` (frames -> states), ``predict_next`` (sample the next state from the last
+``num_cond_steps`` states and actions), ``to_frames`` (states -> uint8 pixels) and ``reward_end``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from jedi_play.diffusion import Denoiser, karras_sigmas, sample_euler, sample_heun
+from jedi_play.models.reward_end import RewardEndModel
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """DIAMOND's sampler: 3 Euler steps on a Karras schedule from 5 down to 2e-3, no churn."""
+
+    steps: int = 3
+    sigma_min: float = 2e-3
+    sigma_max: float = 5.0
+    rho: float = 7.0
+    method: str = "euler"  # or "heun"
+
+
+@dataclass
+class Batch:
+    """A training batch on the model's device: segments of ``L`` steps, ``L + 1`` frames."""
+
+    frames: Tensor  # (B, L + 1, 3, 64, 64) float in [-1, 1]
+    actions: Tensor  # (B, L) long
+    rewards: Tensor  # (B, L) float
+    ends: Tensor  # (B, L) bool: the step ended the (training) episode
+    mask: Tensor  # (B, L + 1) bool: real frame (False on padding before the episode start)
+
+
+def frames_to_tensor(frames: Tensor) -> Tensor:
+    """uint8 ``(..., H, W, 3)`` -> float ``(..., 3, H, W)`` in [-1, 1]."""
+    return frames.movedim(-1, -3).float().div(127.5).sub(1)
+
+
+def tensor_to_frames(x: Tensor) -> Tensor:
+    """float ``(..., 3, H, W)`` in [-1, 1] -> uint8 ``(..., H, W, 3)``."""
+    return x.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).movedim(-3, -1)
+
+
+class WorldModel(nn.Module):
+    """Base class: a denoiser over states, a reward/termination model over states, and sampling."""
+
+    num_cond_steps: int
+    denoiser: Denoiser
+    reward_end: RewardEndModel
+    sampler: SamplerConfig
+
+    def to_states(self, frames: Tensor) -> Tensor:
+        """uint8 frames ``(B, T, H, W, 3)`` -> states ``(B, T, C, h, w)``."""
+        raise NotImplementedError
+
+    def to_frames(self, states: Tensor) -> Tensor:
+        """States ``(B, C, h, w)`` -> uint8 frames ``(B, H, W, 3)``."""
+        raise NotImplementedError
+
+    def postprocess(self, state: Tensor) -> Tensor:
+        """Applied to each sampled state (clamping / quantisation)."""
+        return state
+
+    def training_loss(self, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def predict_next(self, states: Tensor, actions: Tensor, steps: int | None = None, callback=None) -> Tensor:
+        """Sample the next state from ``states`` ``(B, n, C, h, w)`` and ``actions`` ``(B, n)``."""
+        cfg = self.sampler
+        sigmas = karras_sigmas(steps or cfg.steps, cfg.sigma_min, cfg.sigma_max, cfg.rho, device=states.device)
+        x = torch.randn_like(states[:, -1]) * sigmas[0]
+        sample = sample_heun if cfg.method == "heun" else sample_euler
+        x = sample(lambda x, s: self.denoiser(x, s, obs=states, actions=actions), x, sigmas, callback)
+        return self.postprocess(x)
+
+    def num_parameters(self) -> dict[str, int]:
+        return {name: sum(p.numel() for p in m.parameters()) for name, m in self.named_children()}
