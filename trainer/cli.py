@@ -17,6 +17,8 @@ from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_a
 from jedi_play.env.games import get_game
 from trainer.data.collect import CollectConfig, collect_random
 from trainer.data.store import EpisodeStore
+from trainer.world_model.export import export_run
+from trainer.world_model.train import WorldModelTrainConfig, train_world_model
 
 PROG = "jedi-train"
 
@@ -38,7 +40,8 @@ def _train_parser() -> CliParser:
         prog=PROG,
         description="Train a JEDI or DIAMOND agent on an Atari 100k game.",
         epilog="sub-commands: 'jedi-train collect' collects random-policy episodes into a folder; "
-        "'jedi-train inspect DIR' checks and summarises one. Each answers --help.",
+        "'jedi-train inspect DIR' checks and summarises one; 'jedi-train world-model' trains a world model "
+        "on one. Each answers --help.",
     )
     add_dataclass_args(parser, TrainConfig)
     return parser
@@ -81,7 +84,26 @@ def _train(argv: Sequence[str]) -> int:
     raise UserError("whole-agent training is not available in this version yet; use 'jedi-train collect'")
 
 
-SUBCOMMANDS = {"collect": _collect, "inspect": _inspect}
+def _world_model(argv: Sequence[str]) -> int:
+    parser = CliParser(prog=f"{PROG} world-model", description="Train a JEDI or DIAMOND world model on an episode folder.")
+    add_dataclass_args(parser, WorldModelTrainConfig)
+    config = dataclass_from_args(WorldModelTrainConfig, parser.parse_args(argv))
+    val = train_world_model(config)
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in val.items())
+    print(f"run saved in {config.out}; held-out: {shown}")
+    return 0
+
+
+def _export(argv: Sequence[str]) -> int:
+    parser = CliParser(prog=f"{PROG} export", description="Write a run's model as a model folder (config.json, safetensors, card).")
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="training run folder")
+    parser.add_argument("--to", type=Path, required=True, metavar="DIR", help="model folder to write")
+    args = parser.parse_args(argv)
+    print(f"exported {args.run_dir} to {export_run(args.run_dir, args.to)}")
+    return 0
+
+
+SUBCOMMANDS = {"collect": _collect, "inspect": _inspect, "world-model": _world_model, "export": _export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -72,11 +72,14 @@ class WorldModel(nn.Module):
         raise NotImplementedError
 
     @torch.no_grad()
-    def predict_next(self, states: Tensor, actions: Tensor, steps: int | None = None, callback=None) -> Tensor:
+    def predict_next(
+        self, states: Tensor, actions: Tensor, steps: int | None = None, callback=None, generator: torch.Generator | None = None
+    ) -> Tensor:
         """Sample the next state from ``states`` ``(B, n, C, h, w)`` and ``actions`` ``(B, n)``."""
         cfg = self.sampler
         sigmas = karras_sigmas(steps or cfg.steps, cfg.sigma_min, cfg.sigma_max, cfg.rho, device=states.device)
-        x = torch.randn_like(states[:, -1]) * sigmas[0]
+        noise = torch.randn(states[:, -1].shape, generator=generator, device=states.device, dtype=states.dtype)
+        x = noise * sigmas[0]
         sample = sample_heun if cfg.method == "heun" else sample_euler
         x = sample(lambda x, s: self.denoiser(x, s, obs=states, actions=actions), x, sigmas, callback)
         return self.postprocess(x)

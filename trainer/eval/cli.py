@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from jedi_play.cli.errors import UserError, run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
+from jedi_play.data.atomic import atomic_write_bytes
+from jedi_play.hub.model_folder import load_model_folder
+from trainer.eval.fidelity import FidelityConfig, run_fidelity
 
 PROG = "jedi-eval"
 
@@ -32,10 +37,29 @@ def build_parser() -> CliParser:
     return parser
 
 
+def _fidelity(args: Sequence[str]) -> int:
+    parser = CliParser(prog=f"{PROG} fidelity", description="Open-loop PSNR of a world model against the real game.")
+    add_dataclass_args(parser, FidelityConfig)
+    config = dataclass_from_args(FidelityConfig, parser.parse_args(args))
+    loaded = load_model_folder(config.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run_fidelity(config, loaded, Path(tmp) / "episodes")
+    print(f"{result['game']} {result['world_model']} world model, {result['episodes']} held-out episodes, {result['rollouts']} rollouts")
+    print(f"{'horizon':>8} {'PSNR dB':>9} {'copy-last dB':>13}")
+    for h in sorted(result["psnr"], key=int):
+        copy = result["psnr_copy_last"].get(h)
+        print(f"{h:>8} {result['psnr'][h]:>9.2f} {'' if copy is None else f'{copy:.2f}':>13}")
+    if config.json:
+        atomic_write_bytes(config.json, (json.dumps(result, indent=2) + "\n").encode())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
 
     def body() -> int:
+        if args and args[0] == "fidelity":
+            return _fidelity(args[1:])
         dataclass_from_args(EvalConfig, build_parser().parse_args(args))
         raise UserError("agent evaluation is not available in this version yet")
 

@@ -1,0 +1,135 @@
+"""``jedi-eval fidelity``: a world model's open-loop error against the real game.
+
+From each start ``s`` of a held-out episode the model gets the real frames ``s-4 .. s-1`` and actions,
+then dreams 15 steps open loop on the episode's real actions. At horizon ``h`` the dreamed frame is
+compared with the real frame ``s-1+h``; the copy-last-frame baseline compares frame ``s-1`` instead.
+PSNR = 10 log10(1 / MSE), the MSE taken over all frames at a horizon, pixels in [0, 1]. Horizon 0 is
+the decoder's reconstruction of real frames (JEDI; DIAMOND works on pixels and has none).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from jedi_play.cli.errors import UserError
+from jedi_play.data.episode import Episode
+from jedi_play.hub.model_folder import LoadedModel
+from jedi_play.models.world_model import WorldModel
+from trainer.data.collect import Collector, RandomPolicy
+from trainer.data.store import EpisodeStore
+
+HORIZONS = (1, 5, 15)
+
+
+@dataclass
+class FidelityConfig:
+    """Options of ``jedi-eval fidelity``."""
+
+    model: str = field(metadata={"help": "Hub repo id or local model folder", "metavar": "REPO_ID_OR_PATH"})
+    episodes: int = field(default=20, metadata={"help": "held-out episodes", "metavar": "N"})
+    data: Path | None = field(default=None, metadata={"help": "episode folder to read them from (default: play new ones)", "metavar": "DIR"})
+    stride: int = field(default=8, metadata={"help": "steps between rollout starts within an episode"})
+    steps: int | None = field(default=None, metadata={"help": "denoising steps (default: the model's)", "metavar": "N"})
+    batch_size: int = field(default=64, metadata={"help": "rollouts dreamed at once"})
+    seed: int = field(default=12345, metadata={"help": "seed of newly played episodes"})
+    json: Path | None = field(default=None, metadata={"help": "write the results to FILE", "metavar": "FILE"})
+
+
+def psnr(mse: float) -> float:
+    return 10 * math.log10(1 / mse) if mse > 0 else float("inf")
+
+
+def random_episodes(game: str, n: int, seed: int, tmp: Path) -> list[Episode]:
+    """Play ``n`` random-policy training-env episodes of ``game`` (fresh seeds: never seen in training)."""
+    from jedi_play.env.atari import make_train_env
+
+    env = make_train_env(game)
+    store = EpisodeStore.create(tmp, env.game.name, env.action_meanings)
+    collector = Collector(env, store, seed=seed)
+    policy = RandomPolicy(env.action_space.n, seed)
+    while len(store) < n:
+        collector.run(200, policy, progress=False)
+    env.close()
+    return store.load_all()[:n]
+
+
+@torch.no_grad()
+def measure_fidelity(
+    model: WorldModel, episodes: list[Episode], *, stride: int = 8, steps: int | None = None, batch_size: int = 64, progress: bool = True
+) -> dict:
+    """PSNR of dreamed against real frames at each horizon, with the copy-last-frame baseline."""
+    n = model.num_cond_steps
+    hmax = max(HORIZONS)
+    starts = [(e, s) for e in episodes for s in range(n, len(e) + 1, stride)]
+    sq_err = {h: 0.0 for h in range(1, hmax + 1)}
+    sq_copy = {h: 0.0 for h in range(1, hmax + 1)}
+    counts = {h: 0 for h in range(1, hmax + 1)}
+    device = next(model.parameters()).device
+    for i in tqdm(range(0, len(starts), batch_size), desc="fidelity", disable=not progress, dynamic_ncols=True):
+        chunk = starts[i : i + batch_size]
+        ctx = torch.from_numpy(np.stack([e.frames[s - n : s] for e, s in chunk])).to(device)  # (B, n, H, W, 3)
+        acts = torch.from_numpy(np.stack([e.actions[s - n : s] for e, s in chunk])).to(device)
+        states = model.to_states(ctx)
+        last_real = torch.from_numpy(np.stack([e.frames[s - 1] for e, s in chunk])).float() / 255
+        for h in range(1, hmax + 1):
+            alive = [j for j, (e, s) in enumerate(chunk) if s - 1 + h <= len(e)]  # real frame s-1+h exists
+            if not alive:
+                break
+            nxt = model.predict_next(states, acts, steps)
+            frames = model.to_frames(nxt).float().cpu() / 255  # (B, H, W, 3) in [0, 1]
+            real = torch.from_numpy(np.stack([chunk[j][0].frames[chunk[j][1] - 1 + h] for j in alive])).float() / 255
+            sq_err[h] += (frames[alive] - real).pow(2).mean(dim=(1, 2, 3)).sum().item()
+            sq_copy[h] += (last_real[alive] - real).pow(2).mean(dim=(1, 2, 3)).sum().item()
+            counts[h] += len(alive)
+            # the next step conditions on the dream; the real actions drive it (a no-op past an episode's end)
+            next_acts = torch.tensor(
+                [e.actions[s - 1 + h] if s - 1 + h < len(e) else 0 for e, s in chunk], device=device
+            )
+            states = torch.cat([states[:, 1:], nxt[:, None]], dim=1)
+            acts = torch.cat([acts[:, 1:], next_acts[:, None]], dim=1)
+    result = {
+        "psnr": {str(h): psnr(sq_err[h] / counts[h]) for h in HORIZONS if counts[h]},
+        "psnr_copy_last": {str(h): psnr(sq_copy[h] / counts[h]) for h in HORIZONS if counts[h]},
+        "frames_per_horizon": {str(h): counts[h] for h in HORIZONS},
+        "episodes": len(episodes),
+        "rollouts": len(starts),
+    }
+    recon = reconstruction_psnr(model, episodes)
+    if recon is not None:
+        result["psnr"]["0"] = recon
+    return result
+
+
+@torch.no_grad()
+def reconstruction_psnr(model: WorldModel, episodes: list[Episode], batch: int = 256) -> float | None:
+    """The decoder's PSNR on real frames (encode, decode): the ceiling of what the dream can show."""
+    if not hasattr(model, "decoder"):
+        return None
+    device = next(model.parameters()).device
+    frames = np.concatenate([e.frames for e in episodes])
+    total = 0.0
+    for i in range(0, len(frames), batch):
+        x = torch.from_numpy(frames[i : i + batch]).to(device)
+        rec = model.to_frames(model.to_states(x[None])[0]).float().cpu() / 255
+        total += (rec - x.float().cpu() / 255).pow(2).mean(dim=(1, 2, 3)).sum().item()
+    return psnr(total / len(frames))
+
+
+def run_fidelity(config: FidelityConfig, loaded: LoadedModel, tmp: Path) -> dict:
+    if config.episodes < 1:
+        raise UserError("--episodes must be at least 1")
+    if config.data is not None:
+        store = EpisodeStore.open(config.data)
+        if store.game != loaded.game:
+            raise UserError(f"{config.data} holds {store.game} episodes; the model is for {loaded.game}")
+        episodes = store.load_all()[: config.episodes]
+    else:
+        episodes = random_episodes(loaded.game, config.episodes, config.seed, tmp)
+    result = measure_fidelity(loaded.world_model, episodes, stride=config.stride, steps=config.steps, batch_size=config.batch_size)
+    return {"game": loaded.game, "world_model": loaded.kind, "model": str(config.model), **result}

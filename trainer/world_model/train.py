@@ -1,0 +1,195 @@
+"""``jedi-train world-model``: train a JEDI or DIAMOND world model on an episode folder.
+
+The run folder holds ``run.json`` (what was asked), ``checkpoint.safetensors`` (model + optimizer, written
+atomically every few minutes and at the end), ``metrics.jsonl`` (training and held-out losses). Every
+20th episode of the data is held out for validation. ``--resume`` continues from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from jedi_play.cli.errors import UserError
+from jedi_play.env.games import get_game
+from jedi_play.models.factory import build_world_model, model_config_dict
+from jedi_play.models.world_model import Batch, WorldModel, frames_to_tensor
+from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.data.sampler import Segment, SegmentSampler
+from trainer.data.store import EpisodeStore
+
+VAL_EVERY_NTH_EPISODE = 20
+CHECKPOINT = "checkpoint.safetensors"
+
+
+@dataclass
+class WorldModelTrainConfig:
+    """Options of ``jedi-train world-model``."""
+
+    game: str = field(metadata={"help": "Atari 100k game the data comes from"})
+    data: Path = field(metadata={"help": "episode folder made by 'jedi-train collect'", "metavar": "DIR"})
+    out: Path = field(metadata={"help": "run folder", "metavar": "RUN_DIR"})
+    world_model: Literal["jedi", "diamond"] = field(default="jedi", metadata={"help": "which world model"})
+    updates: int | None = field(default=None, metadata={"help": "stop after N updates in all", "metavar": "N"})
+    minutes: float | None = field(default=None, metadata={"help": "stop after M minutes of this session", "metavar": "M"})
+    batch_size: int = field(default=32, metadata={"help": "segments per update", "metavar": "B"})
+    lr: float = field(default=1e-4, metadata={"help": "AdamW learning rate"})
+    weight_decay: float = field(default=1e-2, metadata={"help": "AdamW weight decay"})
+    warmup: int = field(default=100, metadata={"help": "linear learning-rate warm-up, in updates"})
+    grad_clip: float = field(default=1.0, metadata={"help": "gradient norm clip"})
+    encoder_lr_scale: float = field(default=0.3, metadata={"help": "JEDI: encoder learning rate / the others'"})
+    switch_prob: float = field(default=0.5, metadata={"help": "JEDI: random-switching probability (0 disables)"})
+    ema_target_decay: float = field(default=0.0, metadata={"help": "JEDI ablation: EMA target encoder decay (0 = off)"})
+    decoder_grad_weight: float = field(default=0.0, metadata={"help": "JEDI ablation: decoder gradient into the encoder"})
+    threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
+    checkpoint_minutes: float = field(default=5.0, metadata={"help": "minutes between checkpoints"})
+    val_every: int = field(default=250, metadata={"help": "updates between held-out validations"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    resume: bool = field(default=False, metadata={"help": "continue the run in RUN_DIR"})
+
+
+def segment_to_batch(seg: Segment, device: torch.device) -> Batch:
+    return Batch(
+        frames=frames_to_tensor(torch.from_numpy(seg.frames).to(device)),
+        actions=torch.from_numpy(seg.actions).to(device),
+        rewards=torch.from_numpy(seg.rewards).to(device),
+        ends=torch.from_numpy(seg.terminated).to(device),
+        mask=torch.from_numpy(seg.mask).to(device),
+    )
+
+
+def split_episodes(store: EpisodeStore) -> tuple[list, list]:
+    """Training and held-out episodes (every 20th, in collection order)."""
+    train, val = [], []
+    for i, episode in enumerate(store):
+        (val if i % VAL_EVERY_NTH_EPISODE == VAL_EVERY_NTH_EPISODE - 1 else train).append(episode)
+    if not train:
+        raise UserError(f"{store.root} holds no episode to train on")
+    return train, val
+
+
+def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
+    model_cfg: dict = {"num_actions": num_actions}
+    if config.world_model == "jedi":
+        model_cfg.update(
+            switch_prob=config.switch_prob,
+            ema_target_decay=config.ema_target_decay,
+            decoder_grad_weight=config.decoder_grad_weight,
+        )
+    return build_world_model(config.world_model, model_cfg)
+
+
+@torch.no_grad()
+def validate(model: WorldModel, batches: list[Batch]) -> dict[str, float]:
+    """Mean held-out losses over fixed batches, with a fixed noise seed so that runs compare."""
+    model.eval()
+    state = torch.random.get_rng_state()
+    torch.manual_seed(1234)
+    totals: dict[str, float] = {}
+    for b in batches:
+        _, metrics = model.training_loss(b)
+        for k, v in metrics.items():
+            if not math.isnan(v):
+                totals[k] = totals.get(k, 0.0) + v / len(batches)
+    torch.random.set_rng_state(state)
+    model.train()
+    return {f"val_{k}": v for k, v in totals.items()}
+
+
+def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -> dict[str, float]:
+    """Train (or resume) a world model; returns the last held-out metrics."""
+    game = get_game(config.game)
+    store = EpisodeStore.open(config.data)
+    if store.game != game.name:
+        raise UserError(f"{config.data} holds {store.game} episodes, not {game.name}")
+    if config.updates is None and config.minutes is None:
+        raise UserError("give --updates N or --minutes M (or both)")
+    run_dir = config.out
+    ckpt_path = run_dir / CHECKPOINT
+    if ckpt_path.exists() and not config.resume:
+        raise UserError(f"{run_dir} already holds a run; add --resume to continue it or choose another --out")
+    if config.resume and not ckpt_path.exists():
+        raise UserError(f"{run_dir} has no checkpoint to resume from")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    device = torch.device("cpu")
+
+    model = new_model(config, len(store.action_meanings)).to(device)
+    optimizer = torch.optim.AdamW(model.parameter_groups(config.lr, config.encoder_lr_scale), weight_decay=config.weight_decay)
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    step = 0
+    if config.resume:
+        step = int(load_checkpoint(ckpt_path, model, optimizer)["step"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run_info = {
+        "game": game.name,
+        "world_model": config.world_model,
+        "action_meanings": store.action_meanings,
+        "train_config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        "model_config": model_config_dict(model),
+    }
+    (run_dir / "run.json").write_text(json.dumps(run_info, indent=2))
+
+    train_eps, val_eps = split_episodes(store)
+    seg_len = model.num_cond_steps + 1
+    sampler = SegmentSampler(seg_len, train_eps, seed=config.seed + step)
+    val_sampler = SegmentSampler(seg_len, val_eps or train_eps[-1:], seed=999, recent_weight=0.0, recent_fraction=1.0)
+    val_batches = [segment_to_batch(val_sampler.sample(config.batch_size), device) for _ in range(8)]
+
+    start = time.monotonic()
+    last_ckpt = start
+    total = config.updates
+    metrics_file = (run_dir / "metrics.jsonl").open("a")
+    bar = tqdm(total=total, initial=step, desc=f"{config.world_model} world model", unit="upd", disable=not progress, dynamic_ncols=True)
+    val: dict[str, float] = {}
+
+    def checkpoint() -> None:
+        save_checkpoint(ckpt_path, model, optimizer, {"step": step, "seconds": time.monotonic() - start})
+
+    try:
+        while True:
+            if total is not None and step >= total:
+                break
+            if config.minutes is not None and time.monotonic() - start >= config.minutes * 60:
+                break
+            warm = min(1.0, (step + 1) / max(1, config.warmup))
+            for g, lr in zip(optimizer.param_groups, base_lrs):
+                g["lr"] = lr * warm
+            t0 = time.monotonic()
+            loss, metrics = model.training_loss(segment_to_batch(sampler.sample(config.batch_size), device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            if hasattr(model, "update_target_encoder"):
+                model.update_target_encoder()
+            step += 1
+            bar.update(1)
+            record = {"step": step, "time": time.monotonic() - start, "update_s": time.monotonic() - t0, "grad_norm": float(grad_norm), **metrics}
+            if step % config.val_every == 0:
+                val = validate(model, val_batches)
+                record.update(val)
+                bar.set_postfix(val_denoise=f"{val.get('val_denoise_loss', float('nan')):.4f}")
+            metrics_file.write(json.dumps(record) + "\n")
+            if step % 20 == 0:
+                metrics_file.flush()
+                bar.set_postfix(loss=f"{metrics['loss']:.3f}", **({"val_denoise": f"{val['val_denoise_loss']:.4f}"} if val else {}))
+            if time.monotonic() - last_ckpt >= config.checkpoint_minutes * 60:
+                checkpoint()
+                last_ckpt = time.monotonic()
+        val = validate(model, val_batches)
+        metrics_file.write(json.dumps({"step": step, "time": time.monotonic() - start, **val}) + "\n")
+        checkpoint()
+    finally:
+        metrics_file.close()
+        bar.close()
+    return val
