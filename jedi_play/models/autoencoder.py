@@ -20,7 +20,7 @@ class Encoder(nn.Module):
     encoded six at a time per training example, so the encoder is kept cheap.
     """
 
-    def __init__(self, stage_channels: tuple[int, ...] = (32, 32, 32, 16), clamp: float = 3.0) -> None:
+    def __init__(self, stage_channels: tuple[int, ...] = (32, 32, 32, 16), clamp: float = 3.0, batch_norm: bool = False) -> None:
         super().__init__()
         self.clamp = clamp
         *down, latent_channels = stage_channels
@@ -30,6 +30,8 @@ class Encoder(nn.Module):
             layers += [nn.Conv2d(prev, ch, 4, stride=2, padding=1), group_norm(ch), nn.SiLU()]
             prev = ch
         layers += [ResBlock(prev, prev), group_norm(prev), nn.SiLU(), nn.Conv2d(prev, latent_channels, 3, padding=1)]
+        if batch_norm:  # unit variance per latent channel over the batch: the latents cannot shrink away
+            layers.append(nn.BatchNorm2d(latent_channels, affine=False))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -30,6 +30,7 @@ class JEDIConfig:
     num_cond_steps: int = 4
     encoder_channels: tuple[int, ...] = (32, 32, 32, 16)  # the last is the latent's channel count
     latent_clamp: float = 3.0
+    latent_batch_norm: bool = False  # not in the paper: normalise latents over the batch against scale collapse
     denoiser_channels: tuple[int, ...] = (160,)  # one level, no downsampling at 8x8
     denoiser_depth: int = 2
     decoder_channels: tuple[int, ...] = (160, 96, 48)
@@ -67,7 +68,7 @@ class JEDIWorldModel(WorldModel):
         self.num_cond_steps = cfg.num_cond_steps
         self.sampler = cfg.sampler
         c = cfg.latent_channels
-        self.encoder = Encoder(cfg.encoder_channels, cfg.latent_clamp)
+        self.encoder = Encoder(cfg.encoder_channels, cfg.latent_clamp, cfg.latent_batch_norm)
         unet = UNet(UNetConfig(c, cfg.num_cond_steps, cfg.num_actions, cfg.denoiser_channels, cfg.denoiser_depth))
         self.denoiser = Denoiser(unet, cfg.edm)
         self.reward_end = RewardEndModel(

@@ -1,22 +1,42 @@
-"""``jedi-bench``: JEDI and DIAMOND side by side on this device (DESIGN.md, "Benchmarks")."""
+"""``jedi-bench``: JEDI and DIAMOND side by side on this device (DESIGN.md, "Benchmarks").
+
+Paper-size models on synthetic batches: world-model training updates per second at batch 32, peak
+training memory, dream frames per second at batch 1 with 3 denoising steps (decoding included) and
+imagined steps per second at batch 32, with the JEDI / DIAMOND ratios. A benchmark, not a test.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+import torch
 
 from jedi_play.cli.errors import UserError, run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
+from jedi_play.data.atomic import atomic_write_bytes
+from jedi_play.models.factory import WORLD_MODELS
+from trainer.bench.measure import measure_dream, paper_size_model
 
 PROG = "jedi-bench"
 
 
 @dataclass
 class BenchConfig:
-    """Measure training updates/s, peak training memory and dream frames/s for both world models."""
+    """What to measure, and how long."""
 
+    device: Literal["auto", "cpu", "cuda"] = field(default="auto", metadata={"help": "where to measure"})
+    batch_size: int = field(default=32, metadata={"help": "training and imagination batch size", "metavar": "B"})
+    updates: int = field(default=3, metadata={"help": "timed training updates per model", "metavar": "N"})
+    dream_steps: int = field(default=30, metadata={"help": "timed dream steps per measurement", "metavar": "N"})
+    threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
     json: Path | None = field(default=None, metadata={"help": "write the figures to FILE", "metavar": "FILE"})
 
 
@@ -26,10 +46,67 @@ def build_parser() -> CliParser:
     return parser
 
 
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for, but this torch sees no CUDA device")
+    return torch.device(name)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def run_bench(config: BenchConfig) -> dict:
+    device = resolve_device(config.device)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    result: dict = {"device": device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads()}
+    for kind in WORLD_MODELS:
+        print(f"{kind}: training ({config.updates} updates at batch {config.batch_size})...", file=sys.stderr)
+        env = {"OMP_NUM_THREADS": str(torch.get_num_threads())}
+        proc = subprocess.run(
+            [sys.executable, "-m", "trainer.bench.measure", kind, str(device), str(config.batch_size), str(config.updates)],
+            capture_output=True, text=True, env={**os.environ, **env},
+        )
+        if proc.returncode != 0:
+            raise UserError(f"the {kind} training benchmark failed: {proc.stderr.strip().splitlines()[-1:]}")
+        figures = json.loads(proc.stdout)
+        figures["params"] = sum(paper_size_model(kind, torch.device("cpu")).num_parameters().values())
+        print(f"{kind}: dreaming...", file=sys.stderr)
+        figures["dream_fps_b1"] = measure_dream(kind, device, 1, config.dream_steps)
+        figures["imagined_steps_per_s_b32"] = config.batch_size * measure_dream(kind, device, config.batch_size, max(3, config.dream_steps // 10))
+        result[kind] = figures
+    j, d = result["jedi"], result["diamond"]
+    result["ratios"] = {
+        "train_updates_per_s": j["train_updates_per_s"] / d["train_updates_per_s"],
+        "train_peak_mem_mb": j["train_peak_mem_mb"] / d["train_peak_mem_mb"],
+        "dream_fps_b1": j["dream_fps_b1"] / d["dream_fps_b1"],
+        "imagined_steps_per_s_b32": j["imagined_steps_per_s_b32"] / d["imagined_steps_per_s_b32"],
+    }
+    return result
+
+
+def format_table(result: dict) -> str:
+    rows = [("params", "{:,.0f}"), ("train_updates_per_s", "{:.3f}"), ("train_peak_mem_mb", "{:.0f}"), ("dream_fps_b1", "{:.1f}"), ("imagined_steps_per_s_b32", "{:.1f}")]
+    lines = [f"device: {result['device']} | torch {result['torch']} | threads {result['threads']}", f"{'':<26}{'JEDI':>12}{'DIAMOND':>12}{'JEDI/DIAMOND':>14}"]
+    for key, fmt in rows:
+        ratio = result["ratios"].get(key)
+        lines.append(f"{key:<26}{fmt.format(result['jedi'][key]):>12}{fmt.format(result['diamond'][key]):>12}{'' if ratio is None else f'{ratio:.2f}':>14}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
-        dataclass_from_args(BenchConfig, build_parser().parse_args(argv))
-        raise UserError("benchmarks are not available in this version yet")
+        config = dataclass_from_args(BenchConfig, build_parser().parse_args(argv))
+        result = run_bench(config)
+        print(format_table(result))
+        if config.json:
+            atomic_write_bytes(config.json, (json.dumps(result, indent=2) + "\n").encode())
+        return 0
 
     return run_main(PROG, body)
 

@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from jedi_play.cli.errors import UserError
+from jedi_play.data.atomic import atomic_write_bytes
 from jedi_play.env.games import get_game
 from jedi_play.models.factory import build_world_model, model_config_dict
 from jedi_play.models.world_model import Batch, WorldModel, frames_to_tensor
@@ -49,6 +50,7 @@ class WorldModelTrainConfig:
     switch_prob: float = field(default=0.5, metadata={"help": "JEDI: random-switching probability (0 disables)"})
     ema_target_decay: float = field(default=0.0, metadata={"help": "JEDI ablation: EMA target encoder decay (0 = off)"})
     decoder_grad_weight: float = field(default=0.0, metadata={"help": "JEDI ablation: decoder gradient into the encoder"})
+    latent_batch_norm: bool = field(default=False, metadata={"help": "JEDI: batch-normalise latents against scale collapse"})
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
     checkpoint_minutes: float = field(default=5.0, metadata={"help": "minutes between checkpoints"})
     val_every: int = field(default=250, metadata={"help": "updates between held-out validations"})
@@ -83,8 +85,23 @@ def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
             switch_prob=config.switch_prob,
             ema_target_decay=config.ema_target_decay,
             decoder_grad_weight=config.decoder_grad_weight,
+            latent_batch_norm=config.latent_batch_norm,
         )
     return build_world_model(config.world_model, model_cfg)
+
+
+def drop_metrics_after(path: Path, step: int) -> None:
+    """Keep only the metric rows up to the checkpoint's step (a killed run logged past it)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= step:
+                kept.append(line)
+        except ValueError:
+            pass  # a line cut by the kill
+    atomic_write_bytes(path, ("\n".join(kept) + "\n" if kept else "").encode())
 
 
 @torch.no_grad()
@@ -126,9 +143,10 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
     model = new_model(config, len(store.action_meanings)).to(device)
     optimizer = torch.optim.AdamW(model.parameter_groups(config.lr, config.encoder_lr_scale), weight_decay=config.weight_decay)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
-    step = 0
+    step, offset = 0, 0.0  # offset: training seconds of earlier sessions of this run
     if config.resume:
-        step = int(load_checkpoint(ckpt_path, model, optimizer)["step"])
+        meta = load_checkpoint(ckpt_path, model, optimizer)
+        step, offset = int(meta["step"]), float(meta.get("seconds", 0.0))
     run_dir.mkdir(parents=True, exist_ok=True)
     run_info = {
         "game": game.name,
@@ -145,6 +163,8 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
     val_sampler = SegmentSampler(seg_len, val_eps or train_eps[-1:], seed=999, recent_weight=0.0, recent_fraction=1.0)
     val_batches = [segment_to_batch(val_sampler.sample(config.batch_size), device) for _ in range(8)]
 
+    if config.resume:
+        drop_metrics_after(run_dir / "metrics.jsonl", step)
     start = time.monotonic()
     last_ckpt = start
     total = config.updates
@@ -153,7 +173,7 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
     val: dict[str, float] = {}
 
     def checkpoint() -> None:
-        save_checkpoint(ckpt_path, model, optimizer, {"step": step, "seconds": time.monotonic() - start})
+        save_checkpoint(ckpt_path, model, optimizer, {"step": step, "seconds": offset + time.monotonic() - start})
 
     try:
         while True:
@@ -174,7 +194,7 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
                 model.update_target_encoder()
             step += 1
             bar.update(1)
-            record = {"step": step, "time": time.monotonic() - start, "update_s": time.monotonic() - t0, "grad_norm": float(grad_norm), **metrics}
+            record = {"step": step, "time": offset + time.monotonic() - start, "update_s": time.monotonic() - t0, "grad_norm": float(grad_norm), **metrics}
             if step % config.val_every == 0:
                 val = validate(model, val_batches)
                 record.update(val)
@@ -187,7 +207,7 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
                 checkpoint()
                 last_ckpt = time.monotonic()
         val = validate(model, val_batches)
-        metrics_file.write(json.dumps({"step": step, "time": time.monotonic() - start, **val}) + "\n")
+        metrics_file.write(json.dumps({"step": step, "time": offset + time.monotonic() - start, **val}) + "\n")
         checkpoint()
     finally:
         metrics_file.close()

@@ -1,0 +1,145 @@
+"""JEDI's self-consistency training wiring and DIAMOND's paper-size network."""
+
+import pytest
+import torch
+
+from jedi_play.models.diamond import DIAMONDConfig, DIAMONDWorldModel
+from jedi_play.models.jedi import JEDIConfig, JEDIWorldModel
+from jedi_play.models.world_model import Batch
+
+
+def make_batch(b=3, steps=5, num_actions=9, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return Batch(
+        frames=torch.rand(b, steps + 1, 3, 64, 64, generator=g) * 2 - 1,
+        actions=torch.randint(0, num_actions, (b, steps), generator=g),
+        rewards=torch.tensor([[0.0, 1.0, 0.0, -2.0, 0.0]] * b)[:, :steps],
+        ends=torch.zeros(b, steps, dtype=torch.bool),
+        mask=torch.ones(b, steps + 1, dtype=torch.bool),
+    )
+
+
+@pytest.fixture(scope="module")
+def jedi():
+    torch.manual_seed(0)
+    return JEDIWorldModel(JEDIConfig(num_actions=9))
+
+
+def record_denoiser_calls(model, monkeypatch):
+    calls = []
+    original = model.denoiser.loss
+
+    def spy(x0, sigma=None, **cond):
+        calls.append({"x0": x0, "obs": cond["obs"], "actions": cond["actions"]})
+        return original(x0, sigma, **cond)
+
+    monkeypatch.setattr(model.denoiser, "loss", spy)
+    return calls
+
+
+def test_latents_are_16x8x8_and_soft_clamped(jedi):
+    z = jedi.encode(torch.randn(2, 3, 3, 64, 64) * 100)
+    assert z.shape == (2, 3, 16, 8, 8)
+    assert z.abs().max() < 3.0
+
+
+def test_targets_stop_gradient_conditioning_does_not(jedi, monkeypatch):
+    calls = record_denoiser_calls(jedi, monkeypatch)
+    batch = make_batch()
+    loss, metrics = jedi.training_loss(batch)
+    assert len(calls) == 2
+    for call in calls:
+        assert not call["x0"].requires_grad  # stop-gradient on the target latent
+        assert call["obs"].requires_grad  # the encoder learns through the conditioning latents
+    with torch.no_grad():
+        z = jedi.encode(batch.frames)
+    torch.testing.assert_close(calls[0]["x0"], z[:, 4])
+    torch.testing.assert_close(calls[1]["x0"], z[:, 5])
+    torch.testing.assert_close(calls[0]["actions"], batch.actions[:, :4])
+    torch.testing.assert_close(calls[1]["actions"], batch.actions[:, 1:5])
+    assert {"denoise_loss", "reward_loss", "end_loss", "decoder_loss"} <= metrics.keys()
+
+
+def test_encoder_learns_from_the_denoising_loss():
+    torch.manual_seed(0)
+    model = JEDIWorldModel(JEDIConfig(num_actions=9))
+    torch.nn.init.normal_(model.denoiser.inner.conv_out.weight, std=0.01)  # output layers start at zero
+    loss, _ = model.training_loss(make_batch())
+    loss.backward()
+    assert model.encoder.layers[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("switch_prob", [0.0, 1.0])
+def test_random_switching_chooses_the_next_conditioning_latent(switch_prob, monkeypatch):
+    torch.manual_seed(0)
+    model = JEDIWorldModel(JEDIConfig(num_actions=9, switch_prob=switch_prob))
+    calls = record_denoiser_calls(model, monkeypatch)
+    batch = make_batch()
+    model.training_loss(batch)
+    with torch.no_grad():
+        z = model.encode(batch.frames)
+    cond = calls[1]["obs"][:, -1]
+    torch.testing.assert_close(calls[1]["obs"][:, :3], z[:, 1:4])
+    if switch_prob == 0.0:
+        torch.testing.assert_close(cond, z[:, 4])  # the encoder's latent of the real frame
+    else:
+        assert not torch.allclose(cond, z[:, 4], atol=1e-3)  # the denoiser's own output
+        assert cond.abs().max() < 3.0  # clamped like the encoder
+
+
+@pytest.mark.parametrize("weight,reaches_encoder", [(0.0, False), (0.5, True)])
+def test_decoder_gradient_reaches_the_encoder_only_as_an_ablation(weight, reaches_encoder, monkeypatch):
+    torch.manual_seed(0)
+    model = JEDIWorldModel(JEDIConfig(num_actions=9, decoder_grad_weight=weight))
+    seen = []
+    original = model.decoder.forward
+    monkeypatch.setattr(model.decoder, "forward", lambda z: seen.append(z.requires_grad) or original(z))
+    model.training_loss(make_batch())
+    assert seen == [reaches_encoder]
+
+
+def test_encoder_learning_rate_is_scaled(jedi):
+    groups = jedi.parameter_groups(1e-4, 0.3)
+    assert groups[0]["lr"] == pytest.approx(3e-5) and groups[1]["lr"] == pytest.approx(1e-4)
+    assert len(groups[0]["params"]) == len(list(jedi.encoder.parameters()))
+    n_all = sum(p.numel() for g in groups for p in g["params"])
+    assert n_all == sum(p.numel() for p in jedi.parameters())
+
+
+def test_ema_target_encoder_option():
+    torch.manual_seed(0)
+    model = JEDIWorldModel(JEDIConfig(num_actions=9, ema_target_decay=0.9))
+    before = [p.clone() for p in model.target_encoder.parameters()]
+    with torch.no_grad():
+        for p in model.encoder.parameters():
+            p.add_(1.0)
+    model.update_target_encoder()
+    for b, pt, p in zip(before, model.target_encoder.parameters(), model.encoder.parameters()):
+        torch.testing.assert_close(pt, 0.9 * b + 0.1 * p)
+
+
+def test_diamond_is_paper_size_and_quantises():
+    model = DIAMONDWorldModel(DIAMONDConfig(num_actions=18))
+    n = sum(p.numel() for p in model.denoiser.parameters())
+    assert 4.2e6 < n < 4.6e6  # "about 4.4M parameters"
+    assert model.cfg.edm.sigma_offset == 0.3
+    x = model.postprocess(torch.linspace(-1.5, 1.5, 1001))
+    levels = (x + 1) * 127.5
+    assert x.min() == -1 and x.max() == 1
+    torch.testing.assert_close(levels, levels.round())
+
+
+def test_diamond_training_loss_and_backward():
+    torch.manual_seed(0)
+    model = DIAMONDWorldModel(DIAMONDConfig(num_actions=9))
+    loss, metrics = model.training_loss(make_batch(b=2))
+    loss.backward()
+    assert torch.isfinite(loss) and {"denoise_loss", "reward_loss", "end_loss"} <= metrics.keys()
+    assert model.denoiser.inner.conv_out.weight.grad.abs().sum() > 0
+
+
+def test_config_round_trips_through_a_dict():
+    cfg = JEDIConfig(num_actions=6, switch_prob=0.25)
+    assert JEDIConfig.from_dict(cfg.to_dict()) == cfg
+    dcfg = DIAMONDConfig(num_actions=4)
+    assert DIAMONDConfig.from_dict(dcfg.to_dict()) == dcfg

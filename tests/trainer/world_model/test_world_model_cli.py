@@ -1,0 +1,106 @@
+"""``jedi-train world-model``, ``--resume``, ``jedi-train export`` and ``jedi-eval fidelity`` end to end."""
+
+import json
+
+import pytest
+from safetensors.torch import load_file, save_file
+
+from cli_helpers import assert_one_line_error, run_script
+from jedi_play.hub import load_model_folder
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wm") / "data"
+    result = run_script("jedi-train", "collect", "--game", "Breakout", "--steps", "120", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def jedi_run(data_dir):
+    run = data_dir.parent / "run_jedi"
+    args = ["world-model", "--game", "Breakout", "--data", str(data_dir), "--out", str(run), "--batch-size", "2", "--val-every", "2"]
+    result = run_script("jedi-train", *args, "--updates", "2")
+    assert result.returncode == 0, result.stderr
+    result = run_script("jedi-train", *args, "--updates", "3", "--resume")
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+def test_training_resumes_and_logs_metrics(jedi_run):
+    rows = [json.loads(line) for line in (jedi_run / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in rows if "loss" in r]
+    assert steps == [1, 2, 3]  # the resumed run continued at update 3
+    assert any("val_denoise_loss" in r for r in rows)
+    assert json.loads((jedi_run / "run.json").read_text())["game"] == "Breakout"
+
+
+def test_existing_run_needs_resume(jedi_run, data_dir):
+    result = run_script("jedi-train", "world-model", "--game", "Breakout", "--data", str(data_dir), "--out", str(jedi_run), "--updates", "1")
+    assert_one_line_error(result, "already holds a run", "--resume")
+
+
+def test_wrong_game_for_the_data(data_dir, tmp_path):
+    result = run_script("jedi-train", "world-model", "--game", "Pong", "--data", str(data_dir), "--out", str(tmp_path / "r"), "--updates", "1")
+    assert_one_line_error(result, "Breakout episodes, not Pong")
+
+
+@pytest.fixture(scope="module")
+def exported(jedi_run):
+    folder = jedi_run.parent / "model"
+    result = run_script("jedi-train", "export", str(jedi_run), "--to", str(folder))
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def test_export_writes_the_model_folder(exported):
+    assert sorted(p.name for p in exported.iterdir()) == ["README.md", "config.json", "world_model.safetensors"]
+    config = json.loads((exported / "config.json").read_text())
+    assert config["game"] == "Breakout" and config["action_meanings"] == ["NOOP", "FIRE", "RIGHT", "LEFT"]
+    assert config["world_model"]["kind"] == "jedi" and config["num_cond_steps"] == 4
+    assert config["world_model"]["config"]["sampler"]["steps"] == 3
+    assert "val_denoise_loss" in (exported / "README.md").read_text()
+    loaded = load_model_folder(exported, "breakout")
+    assert loaded.kind == "jedi" and not loaded.world_model.training
+
+
+def test_fidelity_cli(exported, tmp_path):
+    out = tmp_path / "fidelity.json"
+    result = run_script("jedi-eval", "fidelity", "--model", str(exported), "--episodes", "2", "--stride", "16", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert set(data["psnr"]) >= {"0", "1", "5"} and set(data["psnr_copy_last"]) >= {"1", "5"}
+    assert all(0 < v < 100 for v in data["psnr"].values())
+    assert data["episodes"] == 2
+
+
+def copy_folder(src, dst):
+    dst.mkdir()
+    for p in src.iterdir():
+        (dst / p.name).write_bytes(p.read_bytes())
+    return dst
+
+
+def test_loading_refuses_bad_folders(exported, tmp_path):
+    fidelity = lambda folder: run_script("jedi-eval", "fidelity", "--model", str(folder), "--episodes", "1")  # noqa: E731
+    assert_one_line_error(fidelity(tmp_path / "missing"), "does not exist")
+
+    no_config = copy_folder(exported, tmp_path / "no_config")
+    (no_config / "config.json").unlink()
+    assert_one_line_error(fidelity(no_config), "config.json is missing")
+
+    corrupt = copy_folder(exported, tmp_path / "corrupt")
+    (corrupt / "world_model.safetensors").write_bytes(b"\x00" * 64)
+    assert_one_line_error(fidelity(corrupt), "damaged")
+
+    missing_tensor = copy_folder(exported, tmp_path / "missing_tensor")
+    tensors = load_file(missing_tensor / "world_model.safetensors")
+    tensors.pop(next(k for k in tensors if k.startswith("decoder.")))
+    save_file(tensors, missing_tensor / "world_model.safetensors")
+    assert_one_line_error(fidelity(missing_tensor), "do not fit the model", "Missing key")
+
+    from jedi_play.cli.errors import UserError
+
+    with pytest.raises(UserError, match="is for Breakout, not Pong"):
+        load_model_folder(exported, "Pong")

@@ -1,0 +1,107 @@
+"""The measurements behind ``jedi-bench``, on synthetic batches with paper-size models (18 actions).
+
+Training speed and peak memory are measured in a fresh child process per world model, so that one
+model's allocations do not count toward the other's: peak RSS minus the RSS after importing torch
+(CPU), or ``torch.cuda.max_memory_allocated`` (CUDA).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+import torch
+
+from jedi_play.dream.dream_env import DreamEnv
+from jedi_play.models.factory import build_world_model
+from jedi_play.models.world_model import Batch, WorldModel
+
+NUM_ACTIONS = 18
+
+
+def synthetic_batch(batch_size: int, steps: int, device: torch.device) -> Batch:
+    g = torch.Generator().manual_seed(0)
+    return Batch(
+        frames=(torch.rand(batch_size, steps + 1, 3, 64, 64, generator=g) * 2 - 1).to(device),
+        actions=torch.randint(0, NUM_ACTIONS, (batch_size, steps), generator=g).to(device),
+        rewards=torch.randint(-1, 2, (batch_size, steps), generator=g).float().to(device),
+        ends=torch.zeros(batch_size, steps, dtype=torch.bool, device=device),
+        mask=torch.ones(batch_size, steps + 1, dtype=torch.bool, device=device),
+    )
+
+
+def paper_size_model(kind: str, device: torch.device) -> WorldModel:
+    return build_world_model(kind, {"num_actions": NUM_ACTIONS}).to(device)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def measure_training(kind: str, device: torch.device, batch_size: int, updates: int, warmup: int = 1) -> dict[str, float]:
+    """Updates per second and peak memory of world-model training (run this in a fresh process)."""
+    baseline = _rss_mb()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    model = paper_size_model(kind, device)
+    optimizer = torch.optim.AdamW(model.parameter_groups(1e-4), weight_decay=1e-2)
+    batch = synthetic_batch(batch_size, model.num_cond_steps + 1, device)
+
+    def update() -> None:
+        loss, _ = model.training_loss(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        update()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(updates):
+        update()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        peak = _rss_mb() - baseline
+    return {"train_updates_per_s": updates / (time.perf_counter() - start), "train_peak_mem_mb": peak}
+
+
+@torch.inference_mode()
+def measure_dream(kind: str, device: torch.device, batch_size: int, steps: int, denoising_steps: int = 3) -> float:
+    """Dream steps per second (frames decoded to pixels included) at ``batch_size``."""
+    model = paper_size_model(kind, device).eval()
+    env = DreamEnv(model, denoising_steps)
+    g = torch.Generator().manual_seed(0)
+    frames = torch.randint(0, 256, (batch_size, model.num_cond_steps, 64, 64, 3), dtype=torch.uint8, generator=g).numpy()
+    env.reset(frames, torch.zeros(batch_size, model.num_cond_steps, dtype=torch.long).numpy())
+    actions = [0] * batch_size
+    env.step(actions)  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        env.step(actions)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return steps / (time.perf_counter() - start)
+
+
+def _worker() -> None:
+    """``python -m trainer.bench.measure KIND DEVICE BATCH UPDATES``: print training figures as JSON."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind")
+    parser.add_argument("device")
+    parser.add_argument("batch_size", type=int)
+    parser.add_argument("updates", type=int)
+    args = parser.parse_args()
+    result = measure_training(args.kind, torch.device(args.device), args.batch_size, args.updates)
+    json.dump(result, sys.stdout)
+
+
+if __name__ == "__main__":
+    _worker()
