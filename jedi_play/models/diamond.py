@@ -10,7 +10,7 @@ from torch import Tensor
 from jedi_play.diffusion import Denoiser, EDMConfig
 from jedi_play.models.reward_end import RewardEndConfig, RewardEndModel
 from jedi_play.models.unet import UNet, UNetConfig
-from jedi_play.models.world_model import Batch, SamplerConfig, WorldModel, frames_to_tensor, tensor_to_frames
+from jedi_play.models.world_model import Batch, SamplerConfig, WorldModel, config_from_dict, frames_to_tensor, tensor_to_frames
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,7 @@ class DIAMONDConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> DIAMONDConfig:
-        d = dict(d)
-        d["edm"] = EDMConfig(**d.get("edm", {}))
-        d["sampler"] = SamplerConfig(**d.get("sampler", {}))
-        for k in ("denoiser_channels", "reward_end_channels"):
-            if k in d:
-                d[k] = tuple(d[k])
-        return cls(**d)
+        return config_from_dict(cls, d)
 
 
 class DIAMONDWorldModel(WorldModel):

@@ -21,7 +21,7 @@ from jedi_play.diffusion import Denoiser, EDMConfig
 from jedi_play.models.autoencoder import Decoder, Encoder, soft_clamp
 from jedi_play.models.reward_end import RewardEndConfig, RewardEndModel
 from jedi_play.models.unet import UNet, UNetConfig
-from jedi_play.models.world_model import Batch, SamplerConfig, WorldModel, frames_to_tensor, tensor_to_frames
+from jedi_play.models.world_model import Batch, SamplerConfig, WorldModel, config_from_dict, frames_to_tensor, tensor_to_frames
 
 
 @dataclass(frozen=True)
@@ -52,13 +52,7 @@ class JEDIConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> JEDIConfig:
-        d = dict(d)
-        d["edm"] = EDMConfig(**d.get("edm", {}))
-        d["sampler"] = SamplerConfig(**d.get("sampler", {}))
-        for k in ("encoder_channels", "denoiser_channels", "decoder_channels", "reward_end_channels"):
-            if k in d:
-                d[k] = tuple(d[k])
-        return cls(**d)
+        return config_from_dict(cls, d)
 
 
 class JEDIWorldModel(WorldModel):

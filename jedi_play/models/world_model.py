@@ -7,7 +7,10 @@ needs ``to_states`` (frames -> states), ``predict_next`` (sample the next state 
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -36,6 +39,28 @@ class Batch:
     rewards: Tensor  # (B, L) float
     ends: Tensor  # (B, L) bool: the step ended the (training) episode
     mask: Tensor  # (B, L + 1) bool: real frame (False on padding before the episode start)
+
+
+C = TypeVar("C")
+
+
+def config_from_dict(cls: type[C], d: dict[str, Any]) -> C:
+    """Rebuild a frozen config dataclass from its ``asdict`` form (nested configs, lists back to tuples)."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name not in d:
+            continue
+        value, tp = d[f.name], hints[f.name]
+        if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+            value = tp(**value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    unknown = set(d) - set(kwargs)
+    if unknown:
+        raise TypeError(f"unknown config fields {sorted(unknown)}")
+    return cls(**kwargs)
 
 
 def frames_to_tensor(frames: Tensor) -> Tensor:
