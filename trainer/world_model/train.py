@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -172,11 +173,18 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
     bar = tqdm(total=total, initial=step, desc=f"{config.world_model} world model", unit="upd", disable=not progress, dynamic_ncols=True)
     val: dict[str, float] = {}
 
+    stop = {"requested": False}
+
+    def request_stop(signum: int, frame: object) -> None:  # SIGTERM / SIGINT: finish the update, save, exit
+        stop["requested"] = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+
     def checkpoint() -> None:
         save_checkpoint(ckpt_path, model, optimizer, {"step": step, "seconds": offset + time.monotonic() - start})
 
     try:
-        while True:
+        while not stop["requested"]:
             if total is not None and step >= total:
                 break
             if config.minutes is not None and time.monotonic() - start >= config.minutes * 60:
@@ -212,4 +220,6 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
     finally:
         metrics_file.close()
         bar.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return val
