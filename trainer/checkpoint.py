@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors
 
 from jedi_play.cli.errors import UserError
@@ -33,11 +32,11 @@ def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
 def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
     """Restore a checkpoint written by ``save_checkpoint`` (strictly) and return its ``meta``."""
     try:
-        data = path.read_bytes()
-        tensors = load_safetensors(data)
-        header_len = int.from_bytes(data[:8], "little")
-        metadata = json.loads(data[8 : 8 + header_len])["__metadata__"]
-    except (OSError, SafetensorError, ValueError, KeyError) as e:
+        with safe_open(path, framework="pt") as f:
+            metadata = f.metadata()
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        meta, param_groups = json.loads(metadata["meta"]), json.loads(metadata["param_groups"])
+    except (OSError, SafetensorError, ValueError, KeyError, TypeError) as e:
         raise UserError(f"checkpoint {path} is damaged or unreadable ({e})") from None
     model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
@@ -50,5 +49,5 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.O
             if k.startswith("optim."):
                 _, idx, name = k.split(".", 2)
                 state.setdefault(int(idx), {})[name] = v
-        optimizer.load_state_dict({"state": state, "param_groups": json.loads(metadata["param_groups"])})
-    return json.loads(metadata["meta"])
+        optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+    return meta

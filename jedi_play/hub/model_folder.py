@@ -52,7 +52,7 @@ def save_model_folder(
         "action_meanings": list(action_meanings),
         "frame_size": 64,
         "num_cond_steps": world_model.num_cond_steps,
-        "world_model": {"kind": kind, "config": world_model.cfg.to_dict(), "file": WORLD_MODEL_FILE},  # type: ignore[attr-defined]
+        "world_model": {"kind": kind, "config": world_model.cfg.to_dict(), "file": WORLD_MODEL_FILE},
         **(extra or {}),
     }
     tensors = {k: v.detach().contiguous().cpu() for k, v in world_model.state_dict().items()}
@@ -105,8 +105,8 @@ def load_model_folder(folder: str | Path, game: str | None = None, device: str |
         model = build_world_model(kind, wm_config)
     except (TypeError, ValueError) as e:
         raise UserError(f"{folder / 'config.json'} does not describe a valid {kind} model ({e})") from None
-    if model.cfg.num_actions != len(action_meanings):  # type: ignore[attr-defined]
-        raise UserError(f"{folder / 'config.json'}: the world model has {model.cfg.num_actions} actions, the game {len(action_meanings)}")  # type: ignore[attr-defined]
+    if model.cfg.num_actions != len(action_meanings):
+        raise UserError(f"{folder / 'config.json'}: the world model has {model.cfg.num_actions} actions, the game {len(action_meanings)}")
     weights = folder / Path(wm_file).name
     try:
         tensors = load_safetensors(weights.read_bytes())

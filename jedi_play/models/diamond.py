@@ -3,18 +3,18 @@ outputs clamped to [-1, 1] and quantised to 256 levels, and a reward/termination
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from torch import Tensor
 
 from jedi_play.diffusion import Denoiser, EDMConfig
 from jedi_play.models.reward_end import RewardEndConfig, RewardEndModel
 from jedi_play.models.unet import UNet, UNetConfig
-from jedi_play.models.world_model import Batch, SamplerConfig, WorldModel, config_from_dict, frames_to_tensor, tensor_to_frames
+from jedi_play.models.world_model import Batch, SamplerConfig, WorldModel, WorldModelConfig, frames_to_tensor, tensor_to_frames
 
 
 @dataclass(frozen=True)
-class DIAMONDConfig:
+class DIAMONDConfig(WorldModelConfig):
     num_actions: int
     num_cond_steps: int = 4
     denoiser_channels: tuple[int, ...] = (64, 64, 64, 64)
@@ -23,13 +23,6 @@ class DIAMONDConfig:
     reward_end_lstm: int = 512
     edm: EDMConfig = field(default_factory=lambda: EDMConfig(sigma_offset=0.3))
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> DIAMONDConfig:
-        return config_from_dict(cls, d)
 
 
 class DIAMONDWorldModel(WorldModel):

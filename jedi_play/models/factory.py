@@ -19,6 +19,3 @@ def build_world_model(kind: str, config: dict[str, Any]) -> WorldModel:
         return DIAMONDWorldModel(DIAMONDConfig.from_dict(config))
     raise ValueError(f"unknown world model {kind!r}; expected one of {WORLD_MODELS}")
 
-
-def model_config_dict(model: WorldModel) -> dict[str, Any]:
-    return model.cfg.to_dict()  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ The pixel decoder reads stop-gradient latents and exists for display.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -21,11 +21,11 @@ from jedi_play.diffusion import Denoiser, EDMConfig
 from jedi_play.models.autoencoder import Decoder, Encoder, soft_clamp
 from jedi_play.models.reward_end import RewardEndConfig, RewardEndModel
 from jedi_play.models.unet import UNet, UNetConfig
-from jedi_play.models.world_model import Batch, SamplerConfig, WorldModel, config_from_dict, frames_to_tensor, tensor_to_frames
+from jedi_play.models.world_model import Batch, SamplerConfig, WorldModel, WorldModelConfig, frames_to_tensor, tensor_to_frames
 
 
 @dataclass(frozen=True)
-class JEDIConfig:
+class JEDIConfig(WorldModelConfig):
     num_actions: int
     num_cond_steps: int = 4
     encoder_channels: tuple[int, ...] = (32, 32, 32, 16)  # the last is the latent's channel count
@@ -46,13 +46,6 @@ class JEDIConfig:
     @property
     def latent_channels(self) -> int:
         return self.encoder_channels[-1]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> JEDIConfig:
-        return config_from_dict(cls, d)
 
 
 class JEDIWorldModel(WorldModel):
@@ -129,6 +122,9 @@ class JEDIWorldModel(WorldModel):
             "latent_std": z.detach().std(dim=0).mean().item(),
         }
         return loss, metrics
+
+    def after_update(self) -> None:
+        self.update_target_encoder()
 
     @torch.no_grad()
     def update_target_encoder(self) -> None:

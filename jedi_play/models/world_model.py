@@ -63,6 +63,19 @@ def config_from_dict(cls: type[C], d: dict[str, Any]) -> C:
     return cls(**kwargs)
 
 
+class WorldModelConfig:
+    """Mixin of the world models' frozen config dataclasses: to and from ``config.json`` dictionaries."""
+
+    num_actions: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        return config_from_dict(cls, d)
+
+
 def frames_to_tensor(frames: Tensor) -> Tensor:
     """uint8 ``(..., H, W, 3)`` -> float ``(..., 3, H, W)`` in [-1, 1]."""
     return frames.movedim(-1, -3).float().div(127.5).sub(1)
@@ -76,6 +89,7 @@ def tensor_to_frames(x: Tensor) -> Tensor:
 class WorldModel(nn.Module):
     """Base class: a denoiser over states, a reward/termination model over states, and sampling."""
 
+    cfg: WorldModelConfig
     num_cond_steps: int
     denoiser: Denoiser
     reward_end: RewardEndModel
@@ -95,6 +109,9 @@ class WorldModel(nn.Module):
 
     def training_loss(self, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         raise NotImplementedError
+
+    def after_update(self) -> None:
+        """Called after each optimizer step (JEDI updates its EMA target encoder here)."""
 
     @torch.no_grad()
     def predict_next(

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from jedi_play.cli.errors import UserError
 from jedi_play.data.episode import Episode
+from jedi_play.env.atari import make_train_env
 from jedi_play.hub.model_folder import LoadedModel
 from jedi_play.models.world_model import WorldModel
 from trainer.data.collect import Collector, RandomPolicy
@@ -47,8 +48,6 @@ def psnr(mse: float) -> float:
 
 def random_episodes(game: str, n: int, seed: int, tmp: Path) -> list[Episode]:
     """Play ``n`` random-policy training-env episodes of ``game`` (fresh seeds: never seen in training)."""
-    from jedi_play.env.atari import make_train_env
-
     env = make_train_env(game)
     store = EpisodeStore.create(tmp, env.game.name, env.action_meanings)
     collector = Collector(env, store, seed=seed)

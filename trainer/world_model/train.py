@@ -22,7 +22,7 @@ from tqdm import tqdm
 from jedi_play.cli.errors import UserError
 from jedi_play.data.atomic import atomic_write_bytes
 from jedi_play.env.games import get_game
-from jedi_play.models.factory import build_world_model, model_config_dict
+from jedi_play.models.factory import build_world_model
 from jedi_play.models.world_model import Batch, WorldModel, frames_to_tensor
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.data.sampler import Segment, SegmentSampler
@@ -154,7 +154,7 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
         "world_model": config.world_model,
         "action_meanings": store.action_meanings,
         "train_config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
-        "model_config": model_config_dict(model),
+        "model_config": model.cfg.to_dict(),
     }
     (run_dir / "run.json").write_text(json.dumps(run_info, indent=2))
 
@@ -198,8 +198,7 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
-            if hasattr(model, "update_target_encoder"):
-                model.update_target_encoder()
+            model.after_update()
             step += 1
             bar.update(1)
             record = {"step": step, "time": offset + time.monotonic() - start, "update_s": time.monotonic() - t0, "grad_norm": float(grad_norm), **metrics}
