@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from jedi_play.models.blocks import ResBlock, group_norm
+from jedi_play.models.blocks import Conv2d, ResBlock, group_norm
 
 
 def soft_clamp(z: Tensor, bound: float) -> Tensor:
@@ -27,9 +27,9 @@ class Encoder(nn.Module):
         layers: list[nn.Module] = []
         prev = 3
         for ch in down:
-            layers += [nn.Conv2d(prev, ch, 4, stride=2, padding=1), group_norm(ch), nn.SiLU()]
+            layers += [Conv2d(prev, ch, 4, stride=2, padding=1), group_norm(ch), nn.SiLU()]
             prev = ch
-        layers += [ResBlock(prev, prev), group_norm(prev), nn.SiLU(), nn.Conv2d(prev, latent_channels, 3, padding=1)]
+        layers += [ResBlock(prev, prev), group_norm(prev), nn.SiLU(), Conv2d(prev, latent_channels, 3, padding=1)]
         if batch_norm:  # unit variance per latent channel over the batch: the latents cannot shrink away
             layers.append(nn.BatchNorm2d(latent_channels, affine=False))
         self.layers = nn.Sequential(*layers)
@@ -48,13 +48,13 @@ class Decoder(nn.Module):
 
     def __init__(self, latent_channels: int = 16, stage_channels: tuple[int, ...] = (160, 96, 48)) -> None:
         super().__init__()
-        self.conv_in = nn.Conv2d(latent_channels, stage_channels[0], 3, padding=1)
+        self.conv_in = Conv2d(latent_channels, stage_channels[0], 3, padding=1)
         layers: list[nn.Module] = [ResBlock(stage_channels[0], stage_channels[0])]  # extra capacity at 8x8
         for prev, ch in zip(stage_channels, stage_channels[1:]):
-            layers += [ResBlock(prev, prev), nn.Conv2d(prev, 4 * ch, 3, padding=1), nn.PixelShuffle(2)]
+            layers += [ResBlock(prev, prev), Conv2d(prev, 4 * ch, 3, padding=1), nn.PixelShuffle(2)]
         self.stages = nn.Sequential(*layers)
         self.norm_out = group_norm(stage_channels[-1])
-        self.conv_out = nn.Conv2d(stage_channels[-1], 3 * 4, 3, padding=1)
+        self.conv_out = Conv2d(stage_channels[-1], 3 * 4, 3, padding=1)
         self.shuffle_out = nn.PixelShuffle(2)
 
     def forward(self, z: Tensor) -> Tensor:

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from jedi_play.models.blocks import Downsample, ResBlock, zero_init
+from jedi_play.models.blocks import Conv2d, Downsample, ResBlock, run_lstm, zero_init
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class RewardEndModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.action_embed = nn.Embedding(cfg.num_actions, cfg.cond_dim)
-        self.conv_in = nn.Conv2d(2 * cfg.in_channels, cfg.stage_channels[0], 3, padding=1)
+        self.conv_in = Conv2d(2 * cfg.in_channels, cfg.stage_channels[0], 3, padding=1)
         blocks: list[nn.Module] = []
         size, prev = cfg.size, cfg.stage_channels[0]
         for ch in cfg.stage_channels:
@@ -56,7 +56,7 @@ class RewardEndModel(nn.Module):
         h = self.conv_in(torch.cat([x, next_x], dim=2).flatten(0, 1))
         for block in self.blocks:
             h = block(h, cond) if isinstance(block, ResBlock) else block(h)
-        h, state = self.lstm(F.silu(h).reshape(b, t, -1), state)
+        h, state = run_lstm(self.lstm, F.silu(h).reshape(b, t, -1), state)
         h = self.head(h)
         return self.reward_head(h), self.end_head(h), state
 

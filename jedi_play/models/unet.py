@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from jedi_play.models.blocks import Downsample, NoiseActionEmbedding, ResBlock, Upsample, group_norm, zero_init
+from jedi_play.models.blocks import Conv2d, Downsample, NoiseActionEmbedding, ResBlock, Upsample, group_norm, zero_init
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class UNet(nn.Module):
         self.cfg = cfg
         chs, cd = cfg.level_channels, cfg.cond_dim
         self.embed = NoiseActionEmbedding(cfg.num_actions, cfg.num_cond_steps, cd)
-        self.conv_in = nn.Conv2d(cfg.channels * (cfg.num_cond_steps + 1), chs[0], 3, padding=1)
+        self.conv_in = Conv2d(cfg.channels * (cfg.num_cond_steps + 1), chs[0], 3, padding=1)
         self.down = nn.ModuleList()
         skip_channels = [chs[0]]
         for i, ch in enumerate(chs):
@@ -60,7 +60,7 @@ class UNet(nn.Module):
             if i > 0:
                 self.up.append(Upsample(chs[i]))
         self.norm_out = group_norm(chs[0])
-        self.conv_out = zero_init(nn.Conv2d(chs[0], cfg.channels, 3, padding=1))
+        self.conv_out = zero_init(Conv2d(chs[0], cfg.channels, 3, padding=1))
 
     def forward(self, x: Tensor, c_noise: Tensor, *, obs: Tensor, actions: Tensor) -> Tensor:
         # x (B, C, H, W) noisy target scaled by c_in; obs (B, T, C, H, W); actions (B, T)
