@@ -1,11 +1,14 @@
-"""Training checkpoints: model and optimizer tensors in one safetensors file, the rest as JSON metadata.
+"""Training checkpoints: models' and optimizers' tensors in one safetensors file, the rest as JSON metadata.
 
-One file, written atomically: a kill leaves the previous checkpoint intact. Nothing is pickled.
+One file, written atomically: a kill leaves the previous checkpoint intact. Nothing is pickled. Each
+model and optimizer is stored under a name (``model.<param>``, ``optim.<index>.<state>``), so one file
+holds the world model, the agent and both optimizers of a whole-agent run.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,37 +20,60 @@ from jedi_play.cli.errors import UserError
 from jedi_play.data.atomic import atomic_write_bytes
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, meta: dict[str, Any]) -> None:
-    """Write model weights, optimizer state and ``meta`` (JSON-serialisable) to ``path`` atomically."""
-    tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    opt = optimizer.state_dict()
-    for idx, state in opt["state"].items():
-        for name, value in state.items():
-            t = value if torch.is_tensor(value) else torch.tensor(value)
-            tensors[f"optim.{idx}.{name}"] = t.detach().contiguous().cpu()
-    metadata = {"meta": json.dumps(meta), "param_groups": json.dumps(opt["param_groups"])}
+def save_checkpoints(
+    path: Path, models: Mapping[str, torch.nn.Module], optimizers: Mapping[str, torch.optim.Optimizer], meta: dict[str, Any]
+) -> None:
+    """Write named models' weights, named optimizers' states and ``meta`` (JSON-serialisable) atomically."""
+    tensors: dict[str, torch.Tensor] = {}
+    metadata = {"meta": json.dumps(meta)}
+    for name, model in models.items():
+        tensors.update({f"{name}.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()})
+    for name, optimizer in optimizers.items():
+        opt = optimizer.state_dict()
+        for idx, state in opt["state"].items():
+            for key, value in state.items():
+                t = value if torch.is_tensor(value) else torch.tensor(value)
+                tensors[f"{name}.{idx}.{key}"] = t.detach().contiguous().cpu()
+        metadata[f"{name}.param_groups"] = json.dumps(opt["param_groups"])
     atomic_write_bytes(path, save_safetensors(tensors, metadata=metadata))
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
-    """Restore a checkpoint written by ``save_checkpoint`` (strictly) and return its ``meta``."""
+def load_checkpoints(
+    path: Path, models: Mapping[str, torch.nn.Module], optimizers: Mapping[str, torch.optim.Optimizer] | None = None
+) -> dict[str, Any]:
+    """Restore what ``save_checkpoints`` wrote into ``models`` (strictly) and ``optimizers``; return ``meta``."""
     try:
         with safe_open(path, framework="pt") as f:
             metadata = f.metadata()
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-        meta, param_groups = json.loads(metadata["meta"]), json.loads(metadata["param_groups"])
+        meta = json.loads(metadata["meta"])
     except (OSError, SafetensorError, ValueError, KeyError, TypeError) as e:
         raise UserError(f"checkpoint {path} is damaged or unreadable ({e})") from None
-    model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(model_state, strict=True)
-    except RuntimeError as e:
-        raise UserError(f"checkpoint {path} does not fit this model: {str(e).splitlines()[0]}") from None
-    if optimizer is not None:
-        state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, model in models.items():
+        state = {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(f"{name}.")}
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            raise UserError(f"checkpoint {path} does not fit this {name}: {str(e).splitlines()[0]}") from None
+    for name, optimizer in (optimizers or {}).items():
+        # "param_groups" is where checkpoints of the first version kept their one optimizer's groups
+        groups = metadata.get(f"{name}.param_groups", metadata.get("param_groups"))
+        if groups is None:
+            raise UserError(f"checkpoint {path} holds no optimizer state for {name}")
+        opt_state: dict[int, dict[str, torch.Tensor]] = {}
         for k, v in tensors.items():
-            if k.startswith("optim."):
-                _, idx, name = k.split(".", 2)
-                state.setdefault(int(idx), {})[name] = v
-        optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+            if k.startswith(f"{name}."):
+                _, idx, key = k.split(".", 2)
+                opt_state.setdefault(int(idx), {})[key] = v
+        optimizer.load_state_dict({"state": opt_state, "param_groups": json.loads(groups)})
     return meta
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, meta: dict[str, Any]) -> None:
+    """One model and its optimizer (``jedi-train world-model``)."""
+    save_checkpoints(path, {"model": model}, {"optim": optimizer}, meta)
+
+
+def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
+    """Restore a checkpoint written by ``save_checkpoint`` (strictly) and return its ``meta``."""
+    return load_checkpoints(path, {"model": model}, {"optim": optimizer} if optimizer is not None else None)

@@ -8,31 +8,18 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from jedi_play.cli.errors import UserError, run_main
+from jedi_play.cli.errors import run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
 from jedi_play.env.games import get_game
+from trainer.agent.loop import TrainConfig, train_agent
 from trainer.data.collect import CollectConfig, collect_random
 from trainer.data.store import EpisodeStore
 from trainer.world_model.export import export_run
 from trainer.world_model.train import WorldModelTrainConfig, train_world_model
 
 PROG = "jedi-train"
-
-
-@dataclass
-class TrainConfig:
-    """Whole-agent training under the Atari 100k protocol."""
-
-    game: str = field(metadata={"help": "Atari 100k game, e.g. Asterix"})
-    out: Path = field(metadata={"help": "run folder (checkpoints, metrics, replay)", "metavar": "RUN_DIR"})
-    world_model: Literal["jedi", "diamond"] = field(default="jedi", metadata={"help": "world model"})
-    preset: Literal["atari100k", "cpu", "smoke"] = field(default="cpu", metadata={"help": "training budget"})
-    resume: bool = field(default=False, metadata={"help": "continue the run in RUN_DIR from its last checkpoint"})
-    seed: int = field(default=0, metadata={"help": "random seed"})
 
 
 def _train_parser() -> CliParser:
@@ -81,7 +68,10 @@ def _inspect(argv: Sequence[str]) -> int:
 def _train(argv: Sequence[str]) -> int:
     config = dataclass_from_args(TrainConfig, _train_parser().parse_args(argv))
     get_game(config.game)
-    raise UserError("whole-agent training is not available in this version yet; use 'jedi-train collect'")
+    row = train_agent(config)
+    shown = ", ".join(f"{k} {row[k]:.3f}" for k in ("env_steps", "eval_mean_score", "eval_hns") if k in row)
+    print(f"run saved in {config.out}" + (f"; {shown}" if shown else ""))
+    return 0
 
 
 def _world_model(argv: Sequence[str]) -> int:

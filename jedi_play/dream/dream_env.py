@@ -37,7 +37,34 @@ class DreamEnv:
     def batch_size(self) -> int:
         return 0 if self.states is None else self.states.shape[0]
 
-    @torch.inference_mode()
+    @torch.no_grad()
+    def reset_states(self, frames: Tensor, actions: Tensor) -> Tensor:
+        """Tensor form of ``reset``: uint8 ``frames`` (B, n, H, W, 3) on the model's device, ``actions`` (B, n - 1 or n).
+
+        Returns the states of the context ``(B, n, C, h, w)`` (frames for DIAMOND, latents for JEDI).
+        """
+        if frames.ndim != 5 or frames.shape[1] != self.n:
+            raise ValueError(f"reset needs frames of shape (B, {self.n}, H, W, 3), got {tuple(frames.shape)}")
+        self.states = self.model.to_states(frames)
+        self.past_actions = actions.long()[:, : self.n - 1]
+        # burn the LSTM in on the context's transitions (frame t, action t, frame t+1)
+        _, _, self._lstm = self.model.reward_end(self.states[:, :-1], self.past_actions, self.states[:, 1:])
+        return self.states
+
+    @torch.no_grad()
+    def step_states(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Tensor form of ``step``: actions (B,) -> next states (B, C, h, w), reward signs (B,), ends (B,)."""
+        if self.states is None or self.past_actions is None:
+            raise RuntimeError("call reset before step")
+        a = actions.long().reshape(-1)
+        cond_actions = torch.cat([self.past_actions, a[:, None]], dim=1)  # the actions taken on self.states
+        nxt = self.model.predict_next(self.states, cond_actions, self.denoising_steps, generator=self.generator)
+        reward_logits, end_logits, self._lstm = self.model.reward_end(self.states[:, -1:], a[:, None], nxt[:, None], self._lstm)
+        reward, end = RewardEndModel.predictions(reward_logits[:, 0], end_logits[:, 0])
+        self.states = torch.cat([self.states[:, 1:], nxt[:, None]], dim=1)
+        self.past_actions = cond_actions[:, 1:]
+        return nxt, reward, end
+
     def reset(self, frames: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Start from real context: ``frames`` (B, n, H, W, 3) uint8 and ``actions`` (B, n) taken on them.
 
@@ -45,31 +72,19 @@ class DreamEnv:
         not used: the first ``step``'s action takes its place. Returns the last frame as the model shows
         it (decoded for JEDI), (B, H, W, 3) uint8.
         """
-        frames_t = torch.as_tensor(np.asarray(frames), device=self.device)
-        if frames_t.ndim != 5 or frames_t.shape[1] != self.n:
-            raise ValueError(f"reset needs frames of shape (B, {self.n}, H, W, 3), got {tuple(frames_t.shape)}")
-        self.states = self.model.to_states(frames_t)
-        self.past_actions = torch.as_tensor(np.asarray(actions), device=self.device, dtype=torch.long)[:, : self.n - 1]
-        # burn the LSTM in on the context's transitions (frame t, action t, frame t+1)
-        _, _, self._lstm = self.model.reward_end(self.states[:, :-1], self.past_actions, self.states[:, 1:])
-        return self.model.to_frames(self.states[:, -1]).cpu().numpy()
+        states = self.reset_states(torch.as_tensor(np.asarray(frames), device=self.device), torch.as_tensor(np.asarray(actions), device=self.device))
+        return self._pixels(states[:, -1])
 
-    @torch.inference_mode()
     def step(self, actions: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Advance every game by one action: returns frames (B, H, W, 3) uint8, reward signs (B,), ends (B,)."""
-        if self.states is None or self.past_actions is None:
-            raise RuntimeError("call reset before step")
-        a = torch.as_tensor(np.asarray(actions), device=self.device, dtype=torch.long).reshape(-1)
-        cond_actions = torch.cat([self.past_actions, a[:, None]], dim=1)  # the actions taken on self.states
-        nxt = self.model.predict_next(self.states, cond_actions, self.denoising_steps, generator=self.generator)
-        reward_logits, end_logits, self._lstm = self.model.reward_end(self.states[:, -1:], a[:, None], nxt[:, None], self._lstm)
-        reward, end = RewardEndModel.predictions(reward_logits[:, 0], end_logits[:, 0])
-        self.states = torch.cat([self.states[:, 1:], nxt[:, None]], dim=1)
-        self.past_actions = cond_actions[:, 1:]
-        frames = self.model.to_frames(nxt)
-        return frames.cpu().numpy(), reward.cpu().numpy(), end.cpu().numpy()
+        nxt, reward, end = self.step_states(torch.as_tensor(np.asarray(actions), device=self.device))
+        return self._pixels(nxt), reward.cpu().numpy(), end.cpu().numpy()
 
-    @torch.inference_mode()
+    @torch.no_grad()
+    def _pixels(self, states: Tensor) -> np.ndarray:
+        return self.model.to_frames(states).cpu().numpy()
+
+    @torch.no_grad()
     def resync(self, index: int, frames: np.ndarray, actions: np.ndarray) -> None:
         """Replace game ``index``'s context with real frames (n, H, W, 3) and actions (n,); re-burns its LSTM."""
         assert self.states is not None and self.past_actions is not None and self._lstm is not None

@@ -21,12 +21,14 @@ from safetensors.torch import save as save_safetensors
 from jedi_play.cli.errors import UserError
 from jedi_play.data.atomic import atomic_write_bytes
 from jedi_play.env.games import get_game
+from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
 from jedi_play.models.factory import WORLD_MODELS, build_world_model
 from jedi_play.models.world_model import WorldModel
 
 FORMAT = "jedi-play-model"
 FORMAT_VERSION = 1
 WORLD_MODEL_FILE = "world_model.safetensors"
+AGENT_FILE = "agent.safetensors"
 
 
 @dataclass
@@ -39,12 +41,20 @@ class LoadedModel:
     world_model: WorldModel
     config: dict[str, Any]
     path: Path
+    agent: ActorCritic | None = None  # in eval mode; None for a world model trained without an agent
 
 
 def save_model_folder(
-    folder: Path, world_model: WorldModel, kind: str, game: str, action_meanings: list[str], card: str, extra: dict | None = None
+    folder: Path,
+    world_model: WorldModel,
+    kind: str,
+    game: str,
+    action_meanings: list[str],
+    card: str,
+    extra: dict | None = None,
+    agent: ActorCritic | None = None,
 ) -> None:
-    """Write a model folder: config.json, the world model's weights and the model card (each atomically)."""
+    """Write a model folder: config.json, the world model's (and agent's) weights and the model card, each atomically."""
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -55,11 +65,34 @@ def save_model_folder(
         "world_model": {"kind": kind, "config": world_model.cfg.to_dict(), "file": WORLD_MODEL_FILE},
         **(extra or {}),
     }
-    tensors = {k: v.detach().contiguous().cpu() for k, v in world_model.state_dict().items()}
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(folder / WORLD_MODEL_FILE, save_safetensors(tensors, metadata={"format": FORMAT}))
+    _write_weights(folder / WORLD_MODEL_FILE, world_model)
+    if agent is not None:
+        config["agent"] = {"config": agent.cfg.to_dict(), "file": AGENT_FILE}
+        _write_weights(folder / AGENT_FILE, agent)
     atomic_write_bytes(folder / "config.json", (json.dumps(config, indent=2) + "\n").encode())
     atomic_write_bytes(folder / "README.md", card.encode())
+
+
+def _write_weights(path: Path, module: torch.nn.Module) -> None:
+    tensors = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+    atomic_write_bytes(path, save_safetensors(tensors, metadata={"format": FORMAT}))
+
+
+def _read_weights(folder: Path, file: str, module: torch.nn.Module) -> None:
+    """Load ``folder/file`` into ``module`` strictly, or raise ``UserError`` saying what is wrong."""
+    weights = folder / Path(file).name
+    try:
+        tensors = load_safetensors(weights.read_bytes())
+    except FileNotFoundError:
+        raise UserError(f"{folder} is missing its weights file {weights.name}") from None
+    except (OSError, SafetensorError, ValueError) as e:
+        raise UserError(f"weights file {weights} is damaged ({e})") from None
+    try:
+        module.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        detail = " ".join(str(e).split())
+        raise UserError(f"weights in {weights} do not fit the model: {detail[:300]}") from None
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -107,16 +140,16 @@ def load_model_folder(folder: str | Path, game: str | None = None, device: str |
         raise UserError(f"{folder / 'config.json'} does not describe a valid {kind} model ({e})") from None
     if model.cfg.num_actions != len(action_meanings):
         raise UserError(f"{folder / 'config.json'}: the world model has {model.cfg.num_actions} actions, the game {len(action_meanings)}")
-    weights = folder / Path(wm_file).name
-    try:
-        tensors = load_safetensors(weights.read_bytes())
-    except FileNotFoundError:
-        raise UserError(f"{folder} is missing its weights file {weights.name}") from None
-    except (OSError, SafetensorError, ValueError) as e:
-        raise UserError(f"weights file {weights} is damaged ({e})") from None
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as e:
-        detail = " ".join(str(e).split())
-        raise UserError(f"weights in {weights} do not fit the model: {detail[:300]}") from None
-    return LoadedModel(model_game, action_meanings, kind, model.to(device).eval(), config, folder)
+    _read_weights(folder, wm_file, model)
+    agent = None
+    if "agent" in config:
+        try:
+            agent = ActorCritic(ActorCriticConfig.from_dict(config["agent"]["config"]))
+            agent_file = config["agent"]["file"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise UserError(f"{folder / 'config.json'} does not describe a valid agent ({e})") from None
+        if agent.cfg.num_actions != len(action_meanings):
+            raise UserError(f"{folder / 'config.json'}: the agent has {agent.cfg.num_actions} actions, the game {len(action_meanings)}")
+        _read_weights(folder, agent_file, agent)
+        agent = agent.to(device).eval()
+    return LoadedModel(model_game, action_meanings, kind, model.to(device).eval(), config, folder, agent)

@@ -10,11 +10,11 @@ from torch import Tensor
 from jedi_play.diffusion import Denoiser, EDMConfig
 from jedi_play.models.reward_end import RewardEndConfig, RewardEndModel
 from jedi_play.models.unet import UNet, UNetConfig
-from jedi_play.models.world_model import Batch, SamplerConfig, WorldModel, WorldModelConfig, frames_to_tensor, tensor_to_frames
+from jedi_play.models.world_model import Batch, JSONConfig, SamplerConfig, WorldModel, frames_to_tensor, tensor_to_frames
 
 
 @dataclass(frozen=True)
-class DIAMONDConfig(WorldModelConfig):
+class DIAMONDConfig(JSONConfig):
     num_actions: int
     num_cond_steps: int = 4
     denoiser_channels: tuple[int, ...] = (64, 64, 64, 64)

@@ -21,11 +21,11 @@ from jedi_play.diffusion import Denoiser, EDMConfig
 from jedi_play.models.autoencoder import Decoder, Encoder, soft_clamp
 from jedi_play.models.reward_end import RewardEndConfig, RewardEndModel
 from jedi_play.models.unet import UNet, UNetConfig
-from jedi_play.models.world_model import Batch, SamplerConfig, WorldModel, WorldModelConfig, frames_to_tensor, tensor_to_frames
+from jedi_play.models.world_model import Batch, JSONConfig, SamplerConfig, WorldModel, frames_to_tensor, tensor_to_frames
 
 
 @dataclass(frozen=True)
-class JEDIConfig(WorldModelConfig):
+class JEDIConfig(JSONConfig):
     num_actions: int
     num_cond_steps: int = 4
     encoder_channels: tuple[int, ...] = (32, 32, 32, 16)  # the last is the latent's channel count

@@ -72,5 +72,9 @@ class RewardEndModel(nn.Module):
 
     @staticmethod
     def predictions(reward_logits: Tensor, end_logits: Tensor) -> tuple[Tensor, Tensor]:
-        """Most likely reward sign (-1, 0, 1) and termination flag."""
-        return reward_logits.argmax(-1).float() - 1, end_logits.argmax(-1).bool()
+        """Most likely reward sign (-1, 0, 1) and termination flag; ties go to reward 0 and no end.
+
+        (A fresh model's zero-initialised heads tie every class: it predicts nothing happens.)
+        """
+        tie_break = reward_logits.new_tensor([0.0, 1e-6, 0.0])
+        return (reward_logits + tie_break).argmax(-1).float() - 1, end_logits.argmax(-1).bool()

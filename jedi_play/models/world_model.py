@@ -63,8 +63,8 @@ def config_from_dict(cls: type[C], d: dict[str, Any]) -> C:
     return cls(**kwargs)
 
 
-class WorldModelConfig:
-    """Mixin of the world models' frozen config dataclasses: to and from ``config.json`` dictionaries."""
+class JSONConfig:
+    """Mixin of the models' frozen config dataclasses: to and from ``config.json`` dictionaries."""
 
     num_actions: int
 
@@ -89,7 +89,7 @@ def tensor_to_frames(x: Tensor) -> Tensor:
 class WorldModel(nn.Module):
     """Base class: a denoiser over states, a reward/termination model over states, and sampling."""
 
-    cfg: WorldModelConfig
+    cfg: JSONConfig
     num_cond_steps: int
     denoiser: Denoiser
     reward_end: RewardEndModel

@@ -5,17 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
 
 from jedi_play.cli.errors import UserError
-from jedi_play.data.episode import EpisodeBuilder
+from jedi_play.data.episode import Episode, EpisodeBuilder
 from jedi_play.env.atari import AtariEnv, make_train_env
 from jedi_play.env.games import get_game
 from trainer.data.store import EpisodeStore
 
-Policy = Callable[[np.ndarray], int]
+
+class Policy(Protocol):
+    """Chooses an action for a frame; ``reset`` is called when a new episode starts."""
+
+    def __call__(self, frame: np.ndarray) -> int: ...
+
+    def reset(self) -> None: ...
 
 
 @dataclass
@@ -45,17 +52,21 @@ class RandomPolicy:
     def __call__(self, frame: np.ndarray) -> int:
         return int(self.rng.integers(self.num_actions))
 
+    def reset(self) -> None:
+        pass
+
 
 class Collector:
     """Steps an env with a policy and appends every finished episode to a store.
 
     An episode in progress is kept across ``run`` calls (the training loop collects a few steps per
-    epoch); ``flush`` writes it out marked as truncated.
+    epoch); ``flush`` writes it out marked as truncated. ``on_episode`` is told of each stored episode.
     """
 
-    def __init__(self, env: AtariEnv, store: EpisodeStore, seed: int | None = None) -> None:
+    def __init__(self, env: AtariEnv, store: EpisodeStore, seed: int | None = None, on_episode: Callable[[Episode], None] | None = None) -> None:
         self.env = env
         self.store = store
+        self.on_episode = on_episode
         frame, _ = env.reset(seed=seed)
         self._episode = EpisodeBuilder(frame)
 
@@ -72,14 +83,23 @@ class Collector:
                 bar.update(1)
                 if terminated or truncated:
                     self._finish(stats)
+                    policy.reset()
                     bar.set_postfix(episodes=stats.episodes, last_return=stats.returns[-1])
         return stats
+
+    @property
+    def steps_in_progress(self) -> int:
+        """Steps of the episode being played, not stored yet."""
+        return len(self._episode)
 
     def flush(self) -> Path | None:
         """Write the episode in progress (if it has any step), its last step marked truncated."""
         if len(self._episode) == 0:
             return None
-        path = self.store.append(self._episode.build(cut=True))
+        episode = self._episode.build(cut=True)
+        path = self.store.append(episode)
+        if self.on_episode is not None:
+            self.on_episode(episode)
         frame, _ = self.env.reset()
         self._episode = EpisodeBuilder(frame)
         return path
@@ -87,6 +107,8 @@ class Collector:
     def _finish(self, stats: CollectStats) -> None:
         episode = self._episode.build()
         self.store.append(episode)
+        if self.on_episode is not None:
+            self.on_episode(episode)
         stats.episodes += 1
         stats.returns.append(episode.episode_return)
         frame, _ = self.env.reset()

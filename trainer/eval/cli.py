@@ -8,11 +8,15 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+from jedi_play.agent.player import AgentPlayer
 from jedi_play.cli.errors import UserError, run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
 from jedi_play.data.atomic import atomic_write_bytes
+from jedi_play.device import describe_device, resolve_device
 from jedi_play.hub.model_folder import load_model_folder
+from trainer.agent.evaluate import evaluate_agent
 from trainer.eval.fidelity import FidelityConfig, run_fidelity
 
 PROG = "jedi-eval"
@@ -25,6 +29,8 @@ class EvalConfig:
     model: str = field(metadata={"help": "Hub repo id or local model folder", "metavar": "REPO_ID_OR_PATH"})
     episodes: int = field(default=100, metadata={"help": "evaluation episodes", "metavar": "N"})
     json: Path | None = field(default=None, metadata={"help": "write the results to FILE", "metavar": "FILE"})
+    seed: int = field(default=0, metadata={"help": "first episode's seed (episode i uses seed + i)"})
+    device: Literal["auto", "cpu", "cuda", "mps"] = field(default="auto", metadata={"help": "torch device"})
 
 
 def build_parser() -> CliParser:
@@ -54,14 +60,31 @@ def _fidelity(args: Sequence[str]) -> int:
     return 0
 
 
+def _evaluate(config: EvalConfig) -> int:
+    if config.episodes < 1:
+        raise UserError(f"--episodes must be at least 1, got {config.episodes}")
+    device = resolve_device(config.device)
+    loaded = load_model_folder(config.model, device=device)
+    if loaded.agent is None:
+        raise UserError(f"{config.model} holds a world model without an agent; train one with 'jedi-train --game ... --preset ...'")
+    print(f"{loaded.game}: {loaded.kind} agent from {loaded.path} on {describe_device(device)}", flush=True)
+    player = AgentPlayer(loaded.world_model, loaded.agent, seed=config.seed)
+    result = evaluate_agent(player, loaded.game, config.episodes, seed=config.seed)
+    half_width = 1.96 * result.std_score / max(1, len(result.scores) - 1) ** 0.5
+    print(f"{loaded.game}: mean score {result.mean_score:.1f} +- {half_width:.1f} (95% CI), std {result.std_score:.1f}, "
+          f"{len(result.scores)} episodes; HNS {result.hns:.3f}")
+    if config.json:
+        atomic_write_bytes(config.json, (json.dumps({**result.to_dict(), "model": str(config.model)}, indent=2) + "\n").encode())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
 
     def body() -> int:
         if args and args[0] == "fidelity":
             return _fidelity(args[1:])
-        dataclass_from_args(EvalConfig, build_parser().parse_args(args))
-        raise UserError("agent evaluation is not available in this version yet")
+        return _evaluate(dataclass_from_args(EvalConfig, build_parser().parse_args(args)))
 
     return run_main(PROG, body)
 

@@ -1,5 +1,7 @@
-"""``jedi-train export RUN_DIR --to DIR``: a run's world model as a model folder, with a model card of
-the figures measured on it (held-out losses, and fidelity when ``RUN_DIR/fidelity.json`` exists)."""
+"""``jedi-train export RUN_DIR --to DIR``: a run's world model (and agent, for whole-agent runs) as a
+model folder, with a model card of the figures measured on it: held-out losses or the training
+evaluations, fidelity when ``RUN_DIR/fidelity.json`` exists, the agent's score when ``RUN_DIR/eval.json``
+(written by ``jedi-eval --json``) exists."""
 
 from __future__ import annotations
 
@@ -8,11 +10,13 @@ from pathlib import Path
 
 from jedi_play.cli.errors import UserError
 from jedi_play.hub.model_folder import save_model_folder
+from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
 from jedi_play.models.factory import build_world_model
-from trainer.checkpoint import load_checkpoint
+from trainer.checkpoint import load_checkpoints
 from trainer.world_model.train import CHECKPOINT
 
 FIDELITY_FILE = "fidelity.json"
+EVAL_FILE = "eval.json"
 
 
 def read_run(run_dir: Path) -> dict:
@@ -24,28 +28,23 @@ def read_run(run_dir: Path) -> dict:
         raise UserError(f"cannot read {run_dir / 'run.json'}: {e}") from None
 
 
-def last_validation(run_dir: Path) -> dict[str, float]:
-    """The newest held-out metrics in ``metrics.jsonl`` (empty when there are none)."""
-    found: dict[str, float] = {}
-    path = run_dir / "metrics.jsonl"
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a kill
-            if any(k.startswith("val_") for k in row):
-                found = row
-    return found
-
-
-def model_card(run: dict, meta: dict, val: dict, fidelity: dict | None) -> str:
+def _training_lines(run: dict, meta: dict, val: dict) -> list[str]:
     tc = run["train_config"]
+    if run.get("kind") == "agent":
+        counters, preset = meta.get("counters", {}), run["preset"]
+        lines = [
+            "## Training",
+            "",
+            f"- real steps: {meta.get('env_steps')} (the first {preset['initial_random_steps']} with the random policy), "
+            f"{counters.get('epoch')} epochs",
+            f"- updates: {counters.get('world_model_updates')} world-model, {counters.get('agent_updates')} actor-critic",
+            f"- training time: {counters.get('seconds', 0.0) / 3600:.2f} h",
+            f"- command: `jedi-train --game {run['game']} --world-model {run['world_model']} --preset {tc.get('preset')} --seed {tc.get('seed')} --out RUN_DIR`",
+        ]
+        if "eval_mean_score" in val:
+            lines.append(f"- last evaluation during training: mean score {val['eval_mean_score']:.1f} over {int(val['eval_episodes'])} episode(s)")
+        return lines
     lines = [
-        f"# {run['world_model'].upper()} world model for {run['game']}",
-        "",
-        f"A {run['world_model']} world model trained with JEDI Play on {run['game']} episodes.",
-        "",
         "## Training",
         "",
         f"- updates: {meta.get('step')} at batch {tc.get('batch_size')}, learning rate {tc.get('lr')}",
@@ -60,7 +59,21 @@ def model_card(run: dict, meta: dict, val: dict, fidelity: dict | None) -> str:
         "| metric | value |",
         "|---|---:|",
     ]
-    lines += [f"| {k} | {v:.4f} |" for k, v in val.items() if k.startswith("val_")]
+    return lines + [f"| {k} | {v:.4f} |" for k, v in val.items() if k.startswith("val_")]
+
+
+def model_card(run: dict, meta: dict, val: dict, fidelity: dict | None, evaluation: dict | None = None) -> str:
+    what = "agent and world model" if run.get("kind") == "agent" else "world model"
+    lines = [f"# {run['world_model'].upper()} {what} for {run['game']}", "", f"A {run['world_model']} {what} trained with JEDI Play on {run['game']}.", ""]
+    lines += _training_lines(run, meta, val)
+    if evaluation:
+        lines += [
+            "",
+            "## Score (`jedi-eval`)",
+            "",
+            f"Mean score {evaluation['mean_score']:.1f} (std {evaluation['std_score']:.1f}) over {evaluation['episodes']} evaluation "
+            f"episodes; human-normalised score {evaluation['hns']:.3f}.",
+        ]
     if fidelity:
         lines += ["", "## Fidelity (`jedi-eval fidelity`)", "", "| horizon | PSNR (dB) | copy-last-frame (dB) |", "|---:|---:|---:|"]
         for h in sorted(fidelity["psnr"], key=int):
@@ -71,16 +84,35 @@ def model_card(run: dict, meta: dict, val: dict, fidelity: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def last_row_with(run_dir: Path, prefix: str) -> dict[str, float]:
+    """The newest row of ``metrics.jsonl`` that has a key starting with ``prefix`` (empty when none)."""
+    found: dict[str, float] = {}
+    path = run_dir / "metrics.jsonl"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a kill
+            if any(k.startswith(prefix) for k in row):
+                found = row
+    return found
+
+
+def _optional_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def export_run(run_dir: Path, to: Path) -> Path:
     run = read_run(run_dir)
     model = build_world_model(run["world_model"], run["model_config"])
+    agent = ActorCritic(ActorCriticConfig.from_dict(run["agent_config"])) if run.get("kind") == "agent" else None
     ckpt = run_dir / CHECKPOINT
     if not ckpt.exists():
         raise UserError(f"{run_dir} has no checkpoint yet")
-    meta = load_checkpoint(ckpt, model)
-    fidelity = None
-    if (run_dir / FIDELITY_FILE).exists():
-        fidelity = json.loads((run_dir / FIDELITY_FILE).read_text())
-    card = model_card(run, meta, last_validation(run_dir), fidelity)
-    save_model_folder(to, model, run["world_model"], run["game"], run["action_meanings"], card, {"training": {"updates": meta.get("step")}})
+    meta = load_checkpoints(ckpt, {"model": model, **({"agent": agent} if agent is not None else {})})
+    val = last_row_with(run_dir, "eval_" if agent is not None else "val_")
+    card = model_card(run, meta, val, _optional_json(run_dir / FIDELITY_FILE), _optional_json(run_dir / EVAL_FILE))
+    training = {"updates": meta.get("step")} if agent is None else {"env_steps": meta.get("env_steps"), **meta.get("counters", {})}
+    save_model_folder(to, model, run["world_model"], run["game"], run["action_meanings"], card, {"training": training}, agent=agent)
     return to

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from jedi_play.models.world_model import Batch, WorldModel, frames_to_tensor
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.data.sampler import Segment, SegmentSampler
 from trainer.data.store import EpisodeStore
+from trainer.signals import StopOnSignal
 
 VAL_EVERY_NTH_EPISODE = 20
 CHECKPOINT = "checkpoint.safetensors"
@@ -91,14 +91,14 @@ def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
     return build_world_model(config.world_model, model_cfg)
 
 
-def drop_metrics_after(path: Path, step: int) -> None:
-    """Keep only the metric rows up to the checkpoint's step (a killed run logged past it)."""
+def drop_metrics_after(path: Path, step: int, key: str = "step") -> None:
+    """Keep only the metric rows up to the checkpoint's ``key`` (a killed run logged past it)."""
     if not path.exists():
         return
     kept = []
     for line in path.read_text().splitlines():
         try:
-            if json.loads(line).get("step", 0) <= step:
+            if json.loads(line).get(key, 0) <= step:
                 kept.append(line)
         except ValueError:
             pass  # a line cut by the kill
@@ -173,18 +173,11 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
     bar = tqdm(total=total, initial=step, desc=f"{config.world_model} world model", unit="upd", disable=not progress, dynamic_ncols=True)
     val: dict[str, float] = {}
 
-    stop = {"requested": False}
-
-    def request_stop(signum: int, frame: object) -> None:  # SIGTERM / SIGINT: finish the update, save, exit
-        stop["requested"] = True
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-
     def checkpoint() -> None:
         save_checkpoint(ckpt_path, model, optimizer, {"step": step, "seconds": offset + time.monotonic() - start})
 
-    try:
-        while not stop["requested"]:
+    with StopOnSignal() as stop, metrics_file, bar:
+        while not stop.requested:
             if total is not None and step >= total:
                 break
             if config.minutes is not None and time.monotonic() - start >= config.minutes * 60:
@@ -216,9 +209,4 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
         val = validate(model, val_batches)
         metrics_file.write(json.dumps({"step": step, "time": offset + time.monotonic() - start, **val}) + "\n")
         checkpoint()
-    finally:
-        metrics_file.close()
-        bar.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     return val

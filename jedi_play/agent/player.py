@@ -1,0 +1,56 @@
+"""``AgentPlayer``: the actor-critic playing a real game (or any frame source) one frame at a time.
+
+Each frame goes through the world model's ``to_states`` (the encoder for JEDI, the frame itself for
+DIAMOND) and the agent's LSTM carries over from frame to frame until ``reset`` (a new episode).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from jedi_play.models.actor_critic import ActorCritic, LSTMState
+from jedi_play.models.world_model import WorldModel
+
+
+@dataclass
+class AgentStep:
+    """What the agent did on one frame, for the app's HUD: its action, the policy's entropy, its value."""
+
+    action: int
+    entropy: float
+    value: float
+
+
+class AgentPlayer:
+    """Callable as a collector policy: ``player(frame) -> action``; ``act`` also gives entropy and value."""
+
+    def __init__(self, world_model: WorldModel, agent: ActorCritic, *, epsilon: float = 0.0, greedy: bool = False, seed: int | None = None) -> None:
+        self.world_model = world_model
+        self.agent = agent
+        self.epsilon = epsilon
+        self.greedy = greedy
+        self.device = next(agent.parameters()).device
+        self.generator = torch.Generator(device=self.device)
+        if seed is None:
+            self.generator.seed()
+        else:
+            self.generator.manual_seed(seed)
+        self._lstm: LSTMState | None = None
+
+    def reset(self) -> None:
+        """Forget the episode so far (call at each episode start)."""
+        self._lstm = None
+
+    @torch.no_grad()
+    def act(self, frame: np.ndarray) -> AgentStep:
+        """Choose the action for ``frame`` (H, W, 3) uint8."""
+        frames = torch.as_tensor(np.asarray(frame), device=self.device)[None, None]  # (1, 1, H, W, 3)
+        state = self.world_model.to_states(frames)[:, 0]
+        actions, entropy, value, self._lstm = self.agent.act(state, self._lstm, epsilon=self.epsilon, greedy=self.greedy, generator=self.generator)
+        return AgentStep(int(actions[0]), float(entropy[0]), float(value[0]))
+
+    def __call__(self, frame: np.ndarray) -> int:
+        return self.act(frame).action

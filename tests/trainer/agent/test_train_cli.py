@@ -1,0 +1,82 @@
+"""``jedi-train --preset smoke`` end to end on a real game: train, export, load, evaluate; and kill + resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import assert_one_line_error, run_script, script
+
+from jedi_play.agent.player import AgentPlayer
+from jedi_play.hub.model_folder import load_model_folder
+from trainer.agent.evaluate import evaluate_agent
+from trainer.agent.presets import PRESETS
+from trainer.data.store import EpisodeStore
+
+SMOKE = PRESETS["smoke"]
+
+
+def _train(out: Path, *extra: str, game: str = "Breakout") -> subprocess.CompletedProcess:
+    return run_script("jedi-train", "--game", game, "--preset", "smoke", "--out", str(out), "--threads", "1", *extra, timeout=600)
+
+
+def _epochs(run_dir: Path) -> list[int]:
+    return [json.loads(line)["epoch"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
+    run_dir, folder = tmp_path / "run", tmp_path / "model"
+    result = _train(run_dir)
+    assert result.returncode == 0, result.stderr
+    assert "device cpu" in result.stdout
+    store = EpisodeStore.open(run_dir / "replay")
+    assert store.num_steps() == SMOKE.env_steps  # every real step is on disk, the last episode cut at the budget
+    expected_epochs = (SMOKE.env_steps - SMOKE.initial_random_steps) // SMOKE.steps_per_epoch
+    assert _epochs(run_dir) == list(range(1, expected_epochs + 1))
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["world_model_updates"] == expected_epochs * SMOKE.world_model_updates
+    assert rows[-1]["agent_updates"] == expected_epochs * SMOKE.agent_updates
+    assert all(np.isfinite(r["wm_loss"]) and np.isfinite(r["ac_loss"]) for r in rows)
+    assert list((run_dir / "tb").glob("events.out.tfevents.*")), "no TensorBoard event file"
+
+    exported = run_script("jedi-train", "export", str(run_dir), "--to", str(folder))
+    assert exported.returncode == 0, exported.stderr
+    loaded = load_model_folder(folder, "breakout")
+    assert loaded.agent is not None and "agent and world model" in (folder / "README.md").read_text()
+    result_eval = evaluate_agent(AgentPlayer(loaded.world_model, loaded.agent, seed=0), "Breakout", 1, max_steps=30, progress=False)
+    assert result_eval.steps == 30
+
+    again = _train(run_dir)
+    assert_one_line_error(again, "already holds a run", "--resume")
+    finished = _train(run_dir, "--resume")
+    assert finished.returncode == 0 and "nothing to do" in finished.stdout
+
+
+def test_killed_run_resumes_without_losing_episodes(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([script("jedi-train"), "--game", "Breakout", "--preset", "smoke", "--out", str(run_dir), "--threads", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = run_dir / "checkpoint.safetensors"
+    deadline = time.monotonic() + 300
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if proc.poll() is not None:
+        pytest.fail("the smoke run finished before its first checkpoint: nothing to kill part-way")
+    proc.send_signal(signal.SIGKILL)  # part-way through the second epoch
+    proc.wait()
+    replay = run_dir / "replay"
+    before = {p.name: p.read_bytes() for p in replay.glob("episode_*.npz")}
+    assert before, "the first epoch stored no episode"
+
+    resumed = _train(run_dir, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    after = {p.name: p.read_bytes() for p in replay.glob("episode_*.npz")}
+    assert all(after.get(name) == data for name, data in before.items()), "an episode stored before the kill changed or vanished"
+    assert EpisodeStore.open(replay).num_steps() == SMOKE.env_steps
+    epochs = _epochs(run_dir)
+    assert epochs == sorted(set(epochs)) and epochs[-1] >= 1  # no epoch logged twice after the resume

@@ -1,0 +1,293 @@
+"""Whole-agent training under the Atari 100k protocol: ``jedi-train --game NAME --world-model K --preset P``.
+
+A run folder holds ``replay/`` (every finished real episode, written atomically as it ends),
+``checkpoint.safetensors`` (world model, agent, both optimizers, the loop's counters), ``run.json``,
+``metrics.jsonl`` (one row per epoch) and TensorBoard event files in ``tb/``. The run first collects
+``initial_random_steps`` with the random policy, then repeats epochs of: real collection by the agent
+(epsilon 0.01), world-model updates, actor-critic updates in imagination, and now and then an
+evaluation in the real game. A run killed at any moment resumes from its last checkpoint with the
+replay on disk: no finished episode is lost and the budget of real steps is the same. Only the steps of
+the episode that was being played when it died are played again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from jedi_play.agent.player import AgentPlayer
+from jedi_play.cli.errors import UserError
+from jedi_play.device import describe_device, resolve_device
+from jedi_play.dream.dream_env import DreamEnv
+from jedi_play.env.atari import make_train_env
+from jedi_play.env.games import get_game
+from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
+from jedi_play.models.factory import build_world_model
+from jedi_play.models.world_model import WorldModel
+from trainer.agent.evaluate import evaluate_agent
+from trainer.agent.imagination import ImaginationConfig, actor_critic_loss, imagine
+from trainer.agent.presets import PRESETS, Preset
+from trainer.checkpoint import load_checkpoints, save_checkpoints
+from trainer.data.collect import Collector, RandomPolicy
+from trainer.data.sampler import SegmentSampler
+from trainer.data.store import EpisodeStore
+from trainer.signals import StopOnSignal
+from trainer.world_model.train import CHECKPOINT, drop_metrics_after, segment_to_batch
+
+LR = 1e-4
+WORLD_MODEL_WEIGHT_DECAY = 1e-2
+WARMUP_UPDATES = 100
+WORLD_MODEL_GRAD_CLIP = 1.0
+AGENT_GRAD_CLIP = 100.0
+COLLECT_EPSILON = 0.01
+
+
+@dataclass
+class TrainConfig:
+    """Whole-agent training under the Atari 100k protocol."""
+
+    game: str = field(metadata={"help": "Atari 100k game, e.g. Asterix"})
+    out: Path = field(metadata={"help": "run folder (checkpoints, metrics, replay)", "metavar": "RUN_DIR"})
+    world_model: Literal["jedi", "diamond"] = field(default="jedi", metadata={"help": "world model"})
+    preset: Literal["atari100k", "cpu", "smoke"] = field(default="cpu", metadata={"help": "training budget"})
+    resume: bool = field(default=False, metadata={"help": "continue the run in RUN_DIR from its last checkpoint"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    device: Literal["auto", "cpu", "cuda", "mps"] = field(default="auto", metadata={"help": "torch device"})
+    threads: int | None = field(default=None, metadata={"help": "CPU threads for torch (default: torch's choice)", "metavar": "N"})
+
+
+def agent_config_for(world_model: WorldModel, num_actions: int) -> ActorCriticConfig:
+    """The actor-critic that reads this world model's states (DIAMOND: frames; JEDI: normalised latents)."""
+    with torch.no_grad():
+        states = world_model.to_states(torch.zeros(1, 1, 64, 64, 3, dtype=torch.uint8, device=next(world_model.parameters()).device))
+    c, h, _ = states.shape[2:]
+    return ActorCriticConfig(num_actions, in_channels=c, size=h, normalize_input=h < 64)
+
+
+@dataclass
+class Counters:
+    """The loop's position, saved in each checkpoint."""
+
+    epoch: int = 0
+    world_model_updates: int = 0
+    agent_updates: int = 0
+    seconds: float = 0.0  # training time of earlier sessions of this run
+    finished: bool = False
+
+
+def tensorboard_writer(log_dir: Path, purge_step: int | None):  # -> torch.utils.tensorboard.SummaryWriter
+    """TensorBoard event files in ``log_dir`` (a resumed run first drops the events logged after its checkpoint)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise UserError("jedi-train writes TensorBoard logs and needs the tensorboard package: pip install 'jedi-play[train]'") from None
+    return SummaryWriter(str(log_dir), purge_step=purge_step)
+
+
+def _mean_metrics(rows: list[dict[str, float]], prefix: str) -> dict[str, float]:
+    return {f"{prefix}{k}": float(np.mean([r[k] for r in rows if k in r])) for k in (rows[0] if rows else {})}
+
+
+class AgentTraining:
+    """One run: builds or restores everything from ``config`` and trains until the preset's budget is spent."""
+
+    def __init__(self, config: TrainConfig, *, progress: bool = True) -> None:
+        self.config, self.progress = config, progress
+        self.game = get_game(config.game)
+        self.preset: Preset = PRESETS[config.preset]
+        self.run_dir = config.out
+        self.ckpt_path = self.run_dir / CHECKPOINT
+        if self.ckpt_path.exists() and not config.resume:
+            raise UserError(f"{self.run_dir} already holds a run; add --resume to continue it or choose another --out")
+        if config.resume and not self.ckpt_path.exists():
+            raise UserError(f"{self.run_dir} has no checkpoint to resume from")
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.device = resolve_device(config.device)
+        print(f"jedi-train: {config.world_model} agent on {self.game.name}, preset {config.preset}, device {describe_device(self.device)}", flush=True)
+        torch.manual_seed(config.seed)
+
+        self.env = make_train_env(self.game.name)
+        num_actions = len(self.env.action_meanings)
+        self.world_model = build_world_model(config.world_model, {"num_actions": num_actions}).to(self.device)
+        self.agent = ActorCritic(agent_config_for(self.world_model, num_actions)).to(self.device)
+        self.wm_optim = torch.optim.AdamW(self.world_model.parameter_groups(LR), weight_decay=WORLD_MODEL_WEIGHT_DECAY)
+        self.agent_optim = torch.optim.AdamW(self.agent.parameters(), lr=LR, weight_decay=0.0)
+        self.wm_lrs = [g["lr"] for g in self.wm_optim.param_groups]
+        self.counters = Counters()
+        if config.resume:
+            meta = load_checkpoints(self.ckpt_path, self._models(), self._optimizers())
+            self.counters = Counters(**meta["counters"])
+            torch.manual_seed(config.seed + self.counters.epoch)  # fresh randomness after a resume
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._write_run_info()
+
+        self.store = EpisodeStore.create(self.run_dir / "replay", self.game.name, self.env.action_meanings)
+        episodes = self.store.load_all()
+        self.stored_steps = sum(len(e) for e in episodes)
+        n = self.world_model.num_cond_steps
+        seed = config.seed + self.counters.epoch
+        self.wm_sampler = SegmentSampler(n + 1, episodes, seed=seed)  # n context frames, the next one and the one after
+        self.context_sampler = SegmentSampler(n - 1, episodes, seed=seed + 1)  # n real frames start an imagination
+        self.collector = Collector(self.env, self.store, seed=config.seed + len(episodes), on_episode=self._on_episode)
+        self.player = AgentPlayer(self.world_model, self.agent, epsilon=COLLECT_EPSILON, seed=seed + 2)
+        self.dream = DreamEnv(self.world_model, self.preset.denoising_steps)
+        self.imagination = ImaginationConfig(horizon=self.preset.horizon)
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+
+    def _models(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.world_model, "agent": self.agent}
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"optim": self.wm_optim, "agent_optim": self.agent_optim}
+
+    def _write_run_info(self) -> None:
+        info = {
+            "kind": "agent",
+            "game": self.game.name,
+            "world_model": self.config.world_model,
+            "action_meanings": self.env.action_meanings,
+            "train_config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(self.config).items()},
+            "preset": self.preset.to_dict(),
+            "model_config": self.world_model.cfg.to_dict(),
+            "agent_config": self.agent.cfg.to_dict(),
+        }
+        (self.run_dir / "run.json").write_text(json.dumps(info, indent=2))
+
+    def _on_episode(self, episode) -> None:  # a finished episode is on disk: train on it from now on
+        self.stored_steps += len(episode)
+        self.wm_sampler.add(episode)
+        self.context_sampler.add(episode)
+
+    @property
+    def env_steps(self) -> int:
+        return self.stored_steps + self.collector.steps_in_progress
+
+    def _checkpoint(self) -> None:
+        self.counters.seconds = self._seconds()
+        save_checkpoints(self.ckpt_path, self._models(), self._optimizers(), {"counters": vars(self.counters), "env_steps": self.env_steps})
+
+    def _seconds(self) -> float:
+        return self._offset + time.monotonic() - self._start
+
+    # -- the phases of an epoch ------------------------------------------------------------------
+
+    def _bar(self, total: int, desc: str, unit: str) -> tqdm:
+        return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not self.progress, dynamic_ncols=True)
+
+    def _train_world_model(self, stop: StopOnSignal) -> list[dict[str, float]]:
+        rows: list[dict[str, float]] = []
+        if self.wm_sampler.num_transitions == 0:
+            return rows
+        self.world_model.train()
+        with self._bar(self.preset.world_model_updates, "world model", "upd") as bar:
+            for _ in range(self.preset.world_model_updates):
+                if stop.requested:
+                    break
+                warm = min(1.0, (self.counters.world_model_updates + 1) / WARMUP_UPDATES)
+                for g, lr in zip(self.wm_optim.param_groups, self.wm_lrs):
+                    g["lr"] = lr * warm
+                batch = segment_to_batch(self.wm_sampler.sample(self.preset.batch_size), self.device)
+                loss, metrics = self.world_model.training_loss(batch)
+                self.wm_optim.zero_grad(set_to_none=True)
+                loss.backward()
+                metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.world_model.parameters(), WORLD_MODEL_GRAD_CLIP))
+                self.wm_optim.step()
+                self.world_model.after_update()
+                self.counters.world_model_updates += 1
+                rows.append(metrics)
+                bar.update(1)
+        self.world_model.eval()
+        return rows
+
+    def _train_agent(self, stop: StopOnSignal) -> list[dict[str, float]]:
+        rows: list[dict[str, float]] = []
+        if self.context_sampler.num_transitions == 0:
+            return rows
+        self.agent.train()
+        with self._bar(self.preset.agent_updates, "actor-critic", "upd") as bar:
+            for _ in range(self.preset.agent_updates):
+                if stop.requested:
+                    break
+                segment = self.context_sampler.sample(self.preset.agent_batch_size)
+                frames = torch.from_numpy(segment.frames).to(self.device)
+                actions = torch.from_numpy(segment.actions).to(self.device)
+                rollout = imagine(self.dream, self.agent, frames, actions, self.imagination.horizon)
+                loss, metrics = actor_critic_loss(rollout, self.imagination)
+                self.agent_optim.zero_grad(set_to_none=True)
+                loss.backward()
+                metrics["agent_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.agent.parameters(), AGENT_GRAD_CLIP))
+                self.agent_optim.step()
+                self.counters.agent_updates += 1
+                rows.append(metrics)
+                bar.update(1)
+        self.agent.eval()
+        return rows
+
+    def _evaluate(self, episodes: int, max_steps: int | None) -> dict[str, float]:
+        player = AgentPlayer(self.world_model, self.agent, seed=self.config.seed)
+        result = evaluate_agent(player, self.game.name, episodes, seed=10_000 * (self.config.seed + 1), max_steps=max_steps, progress=self.progress)
+        return {"eval_mean_score": result.mean_score, "eval_std_score": result.std_score, "eval_hns": result.hns, "eval_episodes": len(result.scores)}
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, float]:
+        """Train until the budget is spent (or a signal asks to stop); returns the last epoch's metrics."""
+        p, c = self.preset, self.counters
+        if c.finished:
+            print(f"{self.run_dir} has finished its {p.env_steps} steps; nothing to do")
+            return {}
+        metrics_path = self.run_dir / "metrics.jsonl"
+        if self.config.resume:
+            drop_metrics_after(metrics_path, c.epoch, key="epoch")
+        self._offset, self._start = c.seconds, time.monotonic()
+        last_ckpt = time.monotonic()
+        row: dict[str, float] = {}
+        writer = tensorboard_writer(self.run_dir / "tb", purge_step=self.env_steps if self.config.resume else None)
+        epochs = tqdm(total=p.env_steps, initial=self.env_steps, desc=f"{self.game.name} real steps", unit="step", disable=not self.progress, dynamic_ncols=True)
+        with StopOnSignal() as stop, open(metrics_path, "a") as metrics_file, writer, epochs:
+            if self.env_steps < p.initial_random_steps:
+                before = self.env_steps
+                self.collector.run(p.initial_random_steps - before, RandomPolicy(len(self.env.action_meanings), self.config.seed + len(self.store)), progress=self.progress, desc="random policy")
+                epochs.update(self.env_steps - before)
+            while self.env_steps < p.env_steps and not stop.requested:
+                c.epoch += 1
+                before = self.env_steps
+                self.world_model.eval()
+                stats = self.collector.run(min(p.steps_per_epoch, p.env_steps - before), self.player, progress=self.progress, desc="agent collection")
+                epochs.update(self.env_steps - before)
+                row = {"epoch": c.epoch, "env_steps": self.env_steps, "episodes": len(self.store)}
+                if stats.returns:
+                    row["train_return"] = float(np.mean(stats.returns))
+                row.update(_mean_metrics(self._train_world_model(stop), "wm_"))
+                row.update(_mean_metrics(self._train_agent(stop), ""))
+                if c.epoch % p.eval_every == 0 and not stop.requested:
+                    row.update(self._evaluate(p.eval_episodes, p.eval_max_steps))
+                row.update({"world_model_updates": c.world_model_updates, "agent_updates": c.agent_updates, "time": self._seconds()})
+                metrics_file.write(json.dumps(row) + "\n")
+                metrics_file.flush()
+                for k, v in row.items():
+                    if k not in ("epoch", "env_steps"):
+                        writer.add_scalar(k, v, self.env_steps)
+                epochs.set_postfix({k: f"{row[k]:.2f}" for k in ("wm_loss", "imagined_return", "eval_mean_score") if k in row})
+                if stop.requested or time.monotonic() - last_ckpt >= p.checkpoint_minutes * 60:
+                    self._checkpoint()
+                    last_ckpt = time.monotonic()
+            if not stop.requested:
+                self.collector.flush()  # the episode being played when the budget ran out
+                c.finished = True
+            self._checkpoint()
+        return row
+
+
+def train_agent(config: TrainConfig, *, progress: bool = True) -> dict[str, float]:
+    """Run ``jedi-train --game ... --preset ...`` (or resume it)."""
+    return AgentTraining(config, progress=progress).run()

@@ -1,0 +1,37 @@
+"""Training budgets of ``jedi-train --preset``: the paper's Atari 100k, a CPU budget, and a smoke test."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How much of everything one whole-agent run does."""
+
+    env_steps: int  # real agent steps in all (the first ``initial_random_steps`` with the random policy)
+    initial_random_steps: int
+    steps_per_epoch: int  # real steps collected by the agent (epsilon 0.01) each epoch
+    world_model_updates: int  # per epoch (denoiser, reward/termination, and JEDI's encoder together)
+    agent_updates: int  # per epoch, each on a batch of imagined rollouts
+    batch_size: int  # world-model segments per update
+    agent_batch_size: int  # imagined games per agent update
+    horizon: int = 15
+    denoising_steps: int = 3
+    eval_every: int = 50  # epochs between evaluations in the real game
+    eval_episodes: int = 4
+    eval_max_steps: int | None = None  # cut evaluation games short (smoke)
+    checkpoint_minutes: float = 10.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS: dict[str, Preset] = {
+    # DIAMOND's budget: 100k steps, ~1000 epochs of 100 steps and 400 updates of each model, batch 32.
+    "atari100k": Preset(100_000, 5_000, 100, 400, 400, 32, 32, eval_every=50, eval_episodes=4),
+    # About two hours on two CPU cores: a fifth of the data, far fewer updates, smaller imagined batches.
+    "cpu": Preset(20_000, 5_000, 100, 24, 8, 32, 16, eval_every=25, eval_episodes=2, checkpoint_minutes=5.0),
+    # Seconds: every phase runs once or twice on a real game, with paper-size models.
+    "smoke": Preset(300, 100, 100, 2, 2, 4, 2, horizon=3, eval_every=1, eval_episodes=1, eval_max_steps=50, checkpoint_minutes=0.0),
+}
