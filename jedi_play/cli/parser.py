@@ -55,6 +55,11 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
             parser.add_argument(f.name, type=tp, metavar=meta.get("metavar", f.name.upper()), **kwargs)
             continue
         flag = "--" + f.name.replace("_", "-")
+        if typing.get_origin(tp) is list:  # a repeatable flag: --model A --model B
+            (item,) = typing.get_args(tp)
+            kwargs["help"] = kwargs["help"].replace(" (default: [])", "") + " (repeatable)"
+            parser.add_argument(flag, dest=f.name, action="append", type=item, metavar=meta.get("metavar", f.name.upper()), default=None, **{k: v for k, v in kwargs.items() if k == "help"})
+            continue
         if tp is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, **kwargs)
             continue
@@ -69,4 +74,10 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
 
 def dataclass_from_args(cls: type[T], ns: argparse.Namespace) -> T:
     """Build ``cls`` from the parsed namespace (fields only; other attributes are ignored)."""
-    return cls(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(cls)})  # type: ignore[call-arg]
+    values = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        value = getattr(ns, f.name)
+        if value is None and f.default_factory is not dataclasses.MISSING:
+            value = f.default_factory()  # a repeatable flag given no time
+        values[f.name] = value
+    return cls(**values)

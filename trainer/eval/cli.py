@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import torch
+
 from jedi_play.agent.player import AgentPlayer
 from jedi_play.cli.errors import UserError, run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
@@ -17,6 +19,7 @@ from jedi_play.data.atomic import atomic_write_bytes
 from jedi_play.device import describe_device, resolve_device
 from jedi_play.hub.model_folder import load_model_folder
 from trainer.agent.evaluate import evaluate_agent
+from trainer.eval.aggregates import aggregate_table, format_table
 from trainer.eval.fidelity import FidelityConfig, run_fidelity
 
 PROG = "jedi-eval"
@@ -24,11 +27,12 @@ PROG = "jedi-eval"
 
 @dataclass
 class EvalConfig:
-    """Score an agent under the evaluation protocol (all lives, 108k-frame cap)."""
+    """Score agents under the evaluation protocol (all lives, 108k-frame cap), and aggregate several."""
 
-    model: str = field(metadata={"help": "Hub repo id or local model folder", "metavar": "REPO_ID_OR_PATH"})
-    episodes: int = field(default=100, metadata={"help": "evaluation episodes", "metavar": "N"})
+    model: list[str] = field(default_factory=list, metadata={"help": "Hub repo id or local model folder, or a folder of model folders", "metavar": "REPO_ID_OR_PATH"})
+    episodes: int = field(default=100, metadata={"help": "evaluation episodes per model", "metavar": "N"})
     json: Path | None = field(default=None, metadata={"help": "write the results to FILE", "metavar": "FILE"})
+    results: list[Path] = field(default_factory=list, metadata={"help": "add the scores in an earlier 'jedi-eval --json' FILE", "metavar": "FILE"})
     seed: int = field(default=0, metadata={"help": "first episode's seed (episode i uses seed + i)"})
     device: Literal["auto", "cpu", "cuda", "mps"] = field(default="auto", metadata={"help": "torch device"})
 
@@ -60,21 +64,63 @@ def _fidelity(args: Sequence[str]) -> int:
     return 0
 
 
+def model_paths(given: list[str]) -> list[str]:
+    """Expand each folder that is not itself a model folder into the model folders inside it."""
+    found: list[str] = []
+    for item in given:
+        path = Path(item)
+        if path.is_dir() and not (path / "config.json").exists():
+            inner = sorted(str(p.parent) for p in path.glob("*/config.json"))
+            if not inner:
+                raise UserError(f"{path} is neither a model folder nor a folder of model folders")
+            found += inner
+        else:
+            found.append(item)
+    return found
+
+
+def _evaluate_one(path: str, config: EvalConfig, device: torch.device) -> dict:
+    loaded = load_model_folder(path, device=device)
+    if loaded.agent is None:
+        raise UserError(f"{path} holds a world model without an agent; train one with 'jedi-train --game ... --preset ...'")
+    print(f"{loaded.game}: {loaded.kind} agent from {loaded.path} on {describe_device(device)}", flush=True)
+    result = evaluate_agent(AgentPlayer(loaded.world_model, loaded.agent, seed=config.seed), loaded.game, config.episodes, seed=config.seed)
+    half_width = 1.96 * result.std_score / max(1, len(result.scores) - 1) ** 0.5
+    print(
+        f"{loaded.game}: mean score {result.mean_score:.1f} +- {half_width:.1f} (95% CI), std {result.std_score:.1f}, "
+        f"{len(result.scores)} episodes; HNS {result.hns:.3f}"
+    )
+    return {**result.to_dict(), "model": str(path)}
+
+
+def _read_results(path: Path) -> list[dict]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot read results {path}: {e}") from None
+    rows = data.get("results", [data]) if isinstance(data, dict) else None
+    if not rows or not all(isinstance(r, dict) and "game" in r and "hns" in r for r in rows):
+        raise UserError(f"{path} is not a 'jedi-eval --json' file")
+    return rows
+
+
 def _evaluate(config: EvalConfig) -> int:
     if config.episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {config.episodes}")
-    device = resolve_device(config.device)
-    loaded = load_model_folder(config.model, device=device)
-    if loaded.agent is None:
-        raise UserError(f"{config.model} holds a world model without an agent; train one with 'jedi-train --game ... --preset ...'")
-    print(f"{loaded.game}: {loaded.kind} agent from {loaded.path} on {describe_device(device)}", flush=True)
-    player = AgentPlayer(loaded.world_model, loaded.agent, seed=config.seed)
-    result = evaluate_agent(player, loaded.game, config.episodes, seed=config.seed)
-    half_width = 1.96 * result.std_score / max(1, len(result.scores) - 1) ** 0.5
-    print(f"{loaded.game}: mean score {result.mean_score:.1f} +- {half_width:.1f} (95% CI), std {result.std_score:.1f}, "
-          f"{len(result.scores)} episodes; HNS {result.hns:.3f}")
+    if not config.model and not config.results:
+        raise UserError("give at least one --model (or --results FILE from an earlier run)")
+    device = resolve_device(config.device) if config.model else torch.device("cpu")
+    rows = [r for f in config.results for r in _read_results(f)]
+    rows += [_evaluate_one(path, config, device) for path in model_paths(config.model)]
+    output: dict = rows[0] if len(rows) == 1 else {"results": rows}
+    if len(rows) > 1:
+        scores: dict[str, list[float]] = {}
+        for r in rows:
+            scores.setdefault(r["game"], []).append(r["hns"])
+        output["aggregates"] = aggregate_table(scores)
+        print(format_table(output["aggregates"]))
     if config.json:
-        atomic_write_bytes(config.json, (json.dumps({**result.to_dict(), "model": str(config.model)}, indent=2) + "\n").encode())
+        atomic_write_bytes(config.json, (json.dumps(output, indent=2) + "\n").encode())
     return 0
 
 

@@ -50,6 +50,10 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
     assert loaded.agent is not None and "agent and world model" in (folder / "README.md").read_text()
     result_eval = evaluate_agent(AgentPlayer(loaded.world_model, loaded.agent, seed=0), "Breakout", 1, max_steps=30, progress=False)
     assert result_eval.steps == 30
+    scored = run_script("jedi-eval", "--model", str(folder), "--episodes", "1", "--json", str(tmp_path / "eval.json"))
+    assert scored.returncode == 0, scored.stderr
+    evaluation = json.loads((tmp_path / "eval.json").read_text())
+    assert {"game", "episodes", "mean_score", "std_score", "hns", "scores"} <= set(evaluation) and evaluation["episodes"] == 1
 
     again = _train(run_dir)
     assert_one_line_error(again, "already holds a run", "--resume")
