@@ -25,7 +25,14 @@ class Conv2d(nn.Conv2d):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled() and _MKLDNN and self.padding_mode == "zeros":
+        if (
+            _MKLDNN
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and not torch.is_grad_enabled()
+            and self.padding_mode == "zeros"
+            and not torch.compiler.is_compiling()  # the compiler picks its own kernels
+        ):
             return torch.ops.aten.mkldnn_convolution(x, self.weight, self.bias, self.padding, self.stride, self.dilation, self.groups)
         return super().forward(x)
 

@@ -22,6 +22,7 @@ import torch
 from jedi_play.cli.errors import UserError, run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
 from jedi_play.data.atomic import atomic_write_bytes
+from jedi_play.device import resolve_device
 from jedi_play.models.factory import WORLD_MODELS
 from trainer.bench.measure import measure_dream, paper_size_model
 
@@ -38,20 +39,13 @@ class BenchConfig:
     dream_steps: int = field(default=30, metadata={"help": "timed dream steps per measurement", "metavar": "N"})
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
     json: Path | None = field(default=None, metadata={"help": "write the figures to FILE", "metavar": "FILE"})
+    compile: bool = field(default=True, metadata={"help": "also time the batch-1 dream with torch.compile'd networks"})
 
 
 def build_parser() -> CliParser:
     parser = CliParser(prog=PROG, description="Benchmark the JEDI and DIAMOND world models on this device.")
     add_dataclass_args(parser, BenchConfig)
     return parser
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for, but this torch sees no CUDA device")
-    return torch.device(name)
 
 
 def device_name(device: torch.device) -> str:
@@ -79,6 +73,13 @@ def run_bench(config: BenchConfig) -> dict:
         print(f"{kind}: dreaming...", file=sys.stderr)
         figures["dream_fps_b1"] = measure_dream(kind, device, 1, config.dream_steps)
         figures["imagined_steps_per_s_b32"] = config.batch_size * measure_dream(kind, device, config.batch_size, max(3, config.dream_steps // 10))
+        if config.compile:
+            print(f"{kind}: compiling, then dreaming...", file=sys.stderr)
+            try:
+                figures["dream_fps_b1_compiled"] = measure_dream(kind, device, 1, config.dream_steps, compiled=True)
+            except Exception as e:  # torch.compile fails in many ways (no compiler, platform): report, go on
+                print(f"{kind}: torch.compile is not usable here ({type(e).__name__}: {str(e).splitlines()[0][:200]})", file=sys.stderr)
+                figures["dream_fps_b1_compiled"] = None
         result[kind] = figures
     j, d = result["jedi"], result["diamond"]
     result["ratios"] = {
@@ -87,15 +88,20 @@ def run_bench(config: BenchConfig) -> dict:
         "dream_fps_b1": j["dream_fps_b1"] / d["dream_fps_b1"],
         "imagined_steps_per_s_b32": j["imagined_steps_per_s_b32"] / d["imagined_steps_per_s_b32"],
     }
+    if j.get("dream_fps_b1_compiled") and d.get("dream_fps_b1_compiled"):
+        result["ratios"]["dream_fps_b1_compiled"] = j["dream_fps_b1_compiled"] / d["dream_fps_b1_compiled"]
     return result
 
 
 def format_table(result: dict) -> str:
     rows = [("params", "{:,.0f}"), ("train_updates_per_s", "{:.3f}"), ("train_peak_mem_mb", "{:.0f}"), ("dream_fps_b1", "{:.1f}"), ("imagined_steps_per_s_b32", "{:.1f}")]
+    if "dream_fps_b1_compiled" in result["jedi"]:
+        rows.insert(4, ("dream_fps_b1_compiled", "{:.1f}"))
     lines = [f"device: {result['device']} | torch {result['torch']} | threads {result['threads']}", f"{'':<26}{'JEDI':>12}{'DIAMOND':>12}{'JEDI/DIAMOND':>14}"]
     for key, fmt in rows:
         ratio = result["ratios"].get(key)
-        lines.append(f"{key:<26}{fmt.format(result['jedi'][key]):>12}{fmt.format(result['diamond'][key]):>12}{'' if ratio is None else f'{ratio:.2f}':>14}")
+        cells = ["n/a" if result[m][key] is None else fmt.format(result[m][key]) for m in ("jedi", "diamond")]
+        lines.append(f"{key:<26}{cells[0]:>12}{cells[1]:>12}{'' if ratio is None else f'{ratio:.2f}':>14}")
     return "\n".join(lines)
 
 

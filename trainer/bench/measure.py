@@ -16,6 +16,7 @@ import time
 import torch
 
 from jedi_play.dream.dream_env import DreamEnv
+from jedi_play.models.compiled import compile_for_inference
 from jedi_play.models.factory import build_world_model
 from jedi_play.models.world_model import Batch, WorldModel
 
@@ -72,13 +73,19 @@ def measure_training(kind: str, device: torch.device, batch_size: int, updates: 
 
 
 @torch.inference_mode()
-def measure_dream(kind: str, device: torch.device, batch_size: int, steps: int, denoising_steps: int = 3) -> float:
-    """Dream steps per second (frames decoded to pixels included) at ``batch_size``."""
+def measure_dream(kind: str, device: torch.device, batch_size: int, steps: int, denoising_steps: int = 3, compiled: bool = False) -> float:
+    """Dream steps per second (frames decoded to pixels included) at ``batch_size``.
+
+    ``compiled``: first compile the per-frame networks (``compile_for_inference``; not timed).
+    """
     model = paper_size_model(kind, device).eval()
     env = DreamEnv(model, denoising_steps)
     g = torch.Generator().manual_seed(0)
     frames = torch.randint(0, 256, (batch_size, model.num_cond_steps, 64, 64, 3), dtype=torch.uint8, generator=g).numpy()
-    env.reset(frames, torch.zeros(batch_size, model.num_cond_steps, dtype=torch.long).numpy())
+    actions = torch.zeros(batch_size, model.num_cond_steps, dtype=torch.long)
+    if compiled:
+        compile_for_inference(model, torch.from_numpy(frames).to(device), actions.to(device))
+    env.reset(frames, actions.numpy())
     actions = [0] * batch_size
     env.step(actions)  # warm-up
     if device.type == "cuda":

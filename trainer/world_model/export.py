@@ -48,7 +48,8 @@ def _training_lines(run: dict, meta: dict, val: dict) -> list[str]:
         "## Training",
         "",
         f"- updates: {meta.get('step')} at batch {tc.get('batch_size')}, learning rate {tc.get('lr')}",
-        f"- command: `jedi-train world-model --game {run['game']} --world-model {run['world_model']} --data {tc.get('data')} "
+        f"- training time: {meta.get('seconds', 0.0) / 3600:.2f} h (all sessions of the run; `--resume` continues one)",
+        f"- command of the last session: `jedi-train world-model --game {run['game']} --world-model {run['world_model']} --data {tc.get('data')} "
         f"--out RUN_DIR --lr {tc.get('lr')} --batch-size {tc.get('batch_size')}"
         + (f" --minutes {tc['minutes']}" if tc.get("minutes") else "")
         + (f" --updates {tc['updates']}" if tc.get("updates") else "")
