@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.models.world_model import WorldModel
 
 # the networks called for every dreamed frame, by attribute path on the world model
@@ -26,8 +27,6 @@ def compile_for_inference(model: WorldModel, example_frames: torch.Tensor, examp
     meets (the first step's inputs are laid out differently from the later ones'); sampling results
     are unchanged. Raises whatever ``torch.compile`` raises where it cannot work (no compiler, platform).
     """
-    from jedi_play.dream.dream_env import DreamEnv  # the dream imports the models: import it late
-
     for path in PER_FRAME_NETWORKS:
         owner_path, _, name = path.rpartition(".")
         owner = model.get_submodule(owner_path) if owner_path else model
