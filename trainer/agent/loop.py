@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -39,7 +40,7 @@ from trainer.data.collect import Collector, RandomPolicy
 from trainer.data.sampler import SegmentSampler
 from trainer.data.store import EpisodeStore
 from trainer.signals import StopOnSignal
-from trainer.world_model.train import CHECKPOINT, drop_metrics_after, segment_to_batch
+from trainer.world_model.train import CHECKPOINT, drop_metrics_after, segment_to_batch, world_model_update
 
 LR = 1e-4
 WORLD_MODEL_WEIGHT_DECAY = 1e-2
@@ -183,52 +184,49 @@ class AgentTraining:
     def _bar(self, total: int, desc: str, unit: str) -> tqdm:
         return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not self.progress, dynamic_ncols=True)
 
-    def _train_world_model(self, stop: StopOnSignal) -> list[dict[str, float]]:
+    def _run_updates(self, n: int, desc: str, sampler: SegmentSampler, update: Callable[[], dict[str, float]], stop: StopOnSignal) -> list[dict[str, float]]:
+        """``n`` calls of ``update`` under a progress bar (none before ``sampler`` has data; fewer on a stop signal)."""
         rows: list[dict[str, float]] = []
-        if self.wm_sampler.num_transitions == 0:
+        if sampler.num_transitions == 0:
             return rows
-        self.world_model.train()
-        with self._bar(self.preset.world_model_updates, "world model", "upd") as bar:
-            for _ in range(self.preset.world_model_updates):
+        with self._bar(n, desc, "upd") as bar:
+            for _ in range(n):
                 if stop.requested:
                     break
-                warm = min(1.0, (self.counters.world_model_updates + 1) / WARMUP_UPDATES)
-                for g, lr in zip(self.wm_optim.param_groups, self.wm_lrs):
-                    g["lr"] = lr * warm
-                batch = segment_to_batch(self.wm_sampler.sample(self.preset.batch_size), self.device)
-                loss, metrics = self.world_model.training_loss(batch)
-                self.wm_optim.zero_grad(set_to_none=True)
-                loss.backward()
-                metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.world_model.parameters(), WORLD_MODEL_GRAD_CLIP))
-                self.wm_optim.step()
-                self.world_model.after_update()
-                self.counters.world_model_updates += 1
-                rows.append(metrics)
+                rows.append(update())
                 bar.update(1)
+        return rows
+
+    def _world_model_update(self) -> dict[str, float]:
+        batch = segment_to_batch(self.wm_sampler.sample(self.preset.batch_size), self.device)
+        metrics = world_model_update(
+            self.world_model, self.wm_optim, self.wm_lrs, batch, self.counters.world_model_updates, WARMUP_UPDATES, WORLD_MODEL_GRAD_CLIP
+        )
+        self.counters.world_model_updates += 1
+        return metrics
+
+    def _agent_update(self) -> dict[str, float]:
+        segment = self.context_sampler.sample(self.preset.agent_batch_size)
+        frames = torch.from_numpy(segment.frames).to(self.device)
+        actions = torch.from_numpy(segment.actions).to(self.device)
+        rollout = imagine(self.dream, self.agent, frames, actions, self.imagination.horizon)
+        loss, metrics = actor_critic_loss(rollout, self.imagination)
+        self.agent_optim.zero_grad(set_to_none=True)
+        loss.backward()
+        metrics["agent_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.agent.parameters(), AGENT_GRAD_CLIP))
+        self.agent_optim.step()
+        self.counters.agent_updates += 1
+        return metrics
+
+    def _train_world_model(self, stop: StopOnSignal) -> list[dict[str, float]]:
+        self.world_model.train()
+        rows = self._run_updates(self.preset.world_model_updates, "world model", self.wm_sampler, self._world_model_update, stop)
         self.world_model.eval()
         return rows
 
     def _train_agent(self, stop: StopOnSignal) -> list[dict[str, float]]:
-        rows: list[dict[str, float]] = []
-        if self.context_sampler.num_transitions == 0:
-            return rows
         self.agent.train()
-        with self._bar(self.preset.agent_updates, "actor-critic", "upd") as bar:
-            for _ in range(self.preset.agent_updates):
-                if stop.requested:
-                    break
-                segment = self.context_sampler.sample(self.preset.agent_batch_size)
-                frames = torch.from_numpy(segment.frames).to(self.device)
-                actions = torch.from_numpy(segment.actions).to(self.device)
-                rollout = imagine(self.dream, self.agent, frames, actions, self.imagination.horizon)
-                loss, metrics = actor_critic_loss(rollout, self.imagination)
-                self.agent_optim.zero_grad(set_to_none=True)
-                loss.backward()
-                metrics["agent_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.agent.parameters(), AGENT_GRAD_CLIP))
-                self.agent_optim.step()
-                self.counters.agent_updates += 1
-                rows.append(metrics)
-                bar.update(1)
+        rows = self._run_updates(self.preset.agent_updates, "actor-critic", self.context_sampler, self._agent_update, stop)
         self.agent.eval()
         return rows
 

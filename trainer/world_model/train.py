@@ -105,6 +105,22 @@ def drop_metrics_after(path: Path, step: int, key: str = "step") -> None:
     atomic_write_bytes(path, ("\n".join(kept) + "\n" if kept else "").encode())
 
 
+def world_model_update(
+    model: WorldModel, optimizer: torch.optim.Optimizer, base_lrs: list[float], batch: Batch, step: int, warmup: int, grad_clip: float
+) -> dict[str, float]:
+    """One optimizer step on ``batch`` (learning rate warmed up linearly over ``warmup`` steps); returns its metrics."""
+    warm = min(1.0, (step + 1) / max(1, warmup))
+    for g, lr in zip(optimizer.param_groups, base_lrs):
+        g["lr"] = lr * warm
+    loss, metrics = model.training_loss(batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip))
+    optimizer.step()
+    model.after_update()
+    return metrics
+
+
 @torch.no_grad()
 def validate(model: WorldModel, batches: list[Batch]) -> dict[str, float]:
     """Mean held-out losses over fixed batches, with a fixed noise seed so that runs compare."""
@@ -182,19 +198,12 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
                 break
             if config.minutes is not None and time.monotonic() - start >= config.minutes * 60:
                 break
-            warm = min(1.0, (step + 1) / max(1, config.warmup))
-            for g, lr in zip(optimizer.param_groups, base_lrs):
-                g["lr"] = lr * warm
             t0 = time.monotonic()
-            loss, metrics = model.training_loss(segment_to_batch(sampler.sample(config.batch_size), device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            model.after_update()
+            batch = segment_to_batch(sampler.sample(config.batch_size), device)
+            metrics = world_model_update(model, optimizer, base_lrs, batch, step, config.warmup, config.grad_clip)
             step += 1
             bar.update(1)
-            record = {"step": step, "time": offset + time.monotonic() - start, "update_s": time.monotonic() - t0, "grad_norm": float(grad_norm), **metrics}
+            record = {"step": step, "time": offset + time.monotonic() - start, "update_s": time.monotonic() - t0, **metrics}
             if step % config.val_every == 0:
                 val = validate(model, val_batches)
                 record.update(val)
