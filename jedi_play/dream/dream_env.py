@@ -18,8 +18,11 @@ from jedi_play.models.world_model import WorldModel
 class DreamEnv:
     """Batched dream: ``reset(frames, actions)`` then ``step(actions)``; all arrays are numpy."""
 
-    def __init__(self, world_model: WorldModel, denoising_steps: int | None = None) -> None:
+    def __init__(self, world_model: WorldModel, denoising_steps: int | None = None, sample_outcomes: bool = False) -> None:
+        """``sample_outcomes``: draw rewards and terminations from the model's distributions (imagination
+        training) instead of taking the most likely ones (the app)."""
         self.model = world_model.eval()
+        self.sample_outcomes = sample_outcomes
         self.device = next(world_model.parameters()).device
         self.n = world_model.num_cond_steps
         self.denoising_steps = denoising_steps or world_model.sampler.steps
@@ -60,7 +63,10 @@ class DreamEnv:
         cond_actions = torch.cat([self.past_actions, a[:, None]], dim=1)  # the actions taken on self.states
         nxt = self.model.predict_next(self.states, cond_actions, self.denoising_steps, generator=self.generator)
         reward_logits, end_logits, self._lstm = self.model.reward_end(self.states[:, -1:], a[:, None], nxt[:, None], self._lstm)
-        reward, end = RewardEndModel.predictions(reward_logits[:, 0], end_logits[:, 0])
+        if self.sample_outcomes:
+            reward, end = RewardEndModel.sample_predictions(reward_logits[:, 0], end_logits[:, 0], self.generator)
+        else:
+            reward, end = RewardEndModel.predictions(reward_logits[:, 0], end_logits[:, 0])
         self.states = torch.cat([self.states[:, 1:], nxt[:, None]], dim=1)
         self.past_actions = cond_actions[:, 1:]
         return nxt, reward, end

@@ -78,3 +78,14 @@ class RewardEndModel(nn.Module):
         """
         tie_break = reward_logits.new_tensor([0.0, 1e-6, 0.0])
         return (reward_logits + tie_break).argmax(-1).float() - 1, end_logits.argmax(-1).bool()
+
+    @staticmethod
+    def sample_predictions(reward_logits: Tensor, end_logits: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """Reward sign (-1, 0, 1) and termination flag drawn from the predicted distributions.
+
+        Imagination samples them as DIAMOND does: with ``argmax`` a reward the model gives 10% would never
+        happen in a dream, and sparse games would teach the agent nothing.
+        """
+        reward = torch.multinomial(reward_logits.softmax(-1).reshape(-1, 3), 1, generator=generator).reshape(reward_logits.shape[:-1])
+        end = torch.multinomial(end_logits.softmax(-1).reshape(-1, 2), 1, generator=generator).reshape(end_logits.shape[:-1])
+        return reward.float() - 1, end.bool()
