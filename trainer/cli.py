@@ -6,6 +6,7 @@ naming a sub-command runs that step alone.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,6 +70,8 @@ def _train(argv: Sequence[str]) -> int:
     config = dataclass_from_args(TrainConfig, _train_parser().parse_args(argv))
     get_game(config.game)
     row = train_agent(config)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
     shown = ", ".join(f"{k} {row[k]:.3f}" for k in ("env_steps", "eval_mean_score", "eval_hns") if k in row)
     print(f"run saved in {config.out}" + (f"; {shown}" if shown else ""))
     return 0

@@ -7,12 +7,14 @@ A run folder holds ``replay/`` (every finished real episode, written atomically 
 (epsilon 0.01), world-model updates, actor-critic updates in imagination, and now and then an
 evaluation in the real game. A run killed at any moment resumes from its last checkpoint with the
 replay on disk: no finished episode is lost and the budget of real steps is the same. Only the steps of
-the episode that was being played when it died are played again.
+the episode that was being played when it died are played again. Under ``torchrun`` the updates run
+data-parallel (``trainer.distributed``): rank 0 plays, writes and evaluates; all ranks update.
 """
 
 from __future__ import annotations
 
 import json
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ from trainer.checkpoint import load_checkpoints, save_checkpoints
 from trainer.data.collect import Collector, RandomPolicy
 from trainer.data.sampler import SegmentSampler
 from trainer.data.store import EpisodeStore
+from trainer.distributed import Objective, any_rank, broadcast, check_replicas_identical, data_parallel, init_distributed, shutdown_distributed
 from trainer.signals import StopOnSignal
 from trainer.world_model.train import CHECKPOINT, drop_metrics_after, segment_to_batch, world_model_update
 
@@ -97,10 +100,14 @@ def _mean_metrics(rows: list[dict[str, float]], prefix: str) -> dict[str, float]
 
 
 class AgentTraining:
-    """One run: builds or restores everything from ``config`` and trains until the preset's budget is spent."""
+    """One run: builds or restores everything from ``config`` and trains until the preset's budget is spent.
+
+    In a data-parallel run (``torchrun``) only rank 0 touches the game and the run folder; it sends the
+    other ranks the checkpoint's optimizer states and counters, the replay, and each new episode.
+    """
 
     def __init__(self, config: TrainConfig, *, progress: bool = True) -> None:
-        self.config, self.progress = config, progress
+        self.config = config
         self.game = get_game(config.game)
         self.preset: Preset = PRESETS[config.preset]
         self.run_dir = config.out
@@ -111,9 +118,13 @@ class AgentTraining:
             raise UserError(f"{self.run_dir} has no checkpoint to resume from")
         if config.threads:
             torch.set_num_threads(config.threads)
-        self.device = resolve_device(config.device)
-        print(f"jedi-train: {config.world_model} agent on {self.game.name}, preset {config.preset}, device {describe_device(self.device)}", flush=True)
-        torch.manual_seed(config.seed)
+        self.dist, self.device = init_distributed(resolve_device(config.device))
+        self.main = self.dist.is_main
+        self.progress = progress and self.main
+        if self.main:
+            ranks = f", {self.dist.world_size} data-parallel ranks" if self.dist.enabled else ""
+            print(f"jedi-train: {config.world_model} agent on {self.game.name}, preset {config.preset}, device {describe_device(self.device)}{ranks}", flush=True)
+        torch.manual_seed(config.seed + 1000 * self.dist.rank)  # each rank its own noise; rank 0's weights win below
 
         self.env = make_train_env(self.game.name)
         num_actions = len(self.env.action_meanings)
@@ -122,22 +133,34 @@ class AgentTraining:
         self.wm_optim = torch.optim.AdamW(self.world_model.parameter_groups(LR), weight_decay=WORLD_MODEL_WEIGHT_DECAY)
         self.agent_optim = torch.optim.AdamW(self.agent.parameters(), lr=LR, weight_decay=0.0)
         self.wm_lrs = [g["lr"] for g in self.wm_optim.param_groups]
-        self.counters = Counters()
-        if config.resume:
+        meta = {"counters": vars(Counters())}
+        if config.resume and self.main:
             meta = load_checkpoints(self.ckpt_path, self._models(), self._optimizers())
-            self.counters = Counters(**meta["counters"])
-            torch.manual_seed(config.seed + self.counters.epoch)  # fresh randomness after a resume
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._write_run_info()
+        if self.dist.enabled:  # DDP sends rank 0's weights when it wraps them; the rest goes here
+            meta, wm_state, agent_state = broadcast((meta, self.wm_optim.state_dict(), self.agent_optim.state_dict()), self.dist)
+            self.wm_optim.load_state_dict(wm_state)
+            self.agent_optim.load_state_dict(agent_state)
+        self.counters = Counters(**meta["counters"])
+        torch.manual_seed(config.seed + self.counters.epoch + 1000 * self.dist.rank)  # fresh randomness after a resume
+        self.wm_objective = data_parallel(Objective(self.world_model, type(self.world_model).training_loss), self.dist, self.device)
+        self.agent_objective = data_parallel(Objective(self.agent, self._imagination_loss), self.dist, self.device)
 
-        self.store = EpisodeStore.create(self.run_dir / "replay", self.game.name, self.env.action_meanings)
-        episodes = self.store.load_all()
+        episodes = []
+        if self.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._write_run_info()
+            self.store = EpisodeStore.create(self.run_dir / "replay", self.game.name, self.env.action_meanings)
+            episodes = self.store.load_all()
+        episodes = broadcast(episodes, self.dist)
         self.stored_steps = sum(len(e) for e in episodes)
+        self._shared_steps = self.stored_steps  # the other ranks' view of env_steps, sent by rank 0
+        self._new_episodes: list = []  # finished on rank 0 since the last share
         n = self.world_model.num_cond_steps
-        seed = config.seed + self.counters.epoch
+        seed = config.seed + self.counters.epoch + 1000 * self.dist.rank  # each rank samples its own batches
         self.wm_sampler = SegmentSampler(n + 1, episodes, seed=seed)  # n context frames, the next one and the one after
         self.context_sampler = SegmentSampler(n - 1, episodes, seed=seed + 1)  # n real frames start an imagination
-        self.collector = Collector(self.env, self.store, seed=config.seed + len(episodes), on_episode=self._on_episode)
+        if self.main:
+            self.collector = Collector(self.env, self.store, seed=config.seed + len(episodes), on_episode=self._on_episode)
         self.player = AgentPlayer(self.world_model, self.agent, epsilon=COLLECT_EPSILON, seed=seed + 2)
         self.dream = DreamEnv(self.world_model, self.preset.denoising_steps, sample_outcomes=True)
         self.imagination = ImaginationConfig(horizon=self.preset.horizon)
@@ -167,12 +190,29 @@ class AgentTraining:
         self.stored_steps += len(episode)
         self.wm_sampler.add(episode)
         self.context_sampler.add(episode)
+        if self.main and self.dist.enabled:
+            self._new_episodes.append(episode)
+
+    def _share_episodes(self) -> None:
+        """Send the other ranks what rank 0 collected since the last call (a no-op in a single process)."""
+        if not self.dist.enabled:
+            return
+        episodes, self._shared_steps = broadcast((self._new_episodes, self.env_steps), self.dist)
+        self._new_episodes = []
+        if not self.main:
+            for episode in episodes:
+                self._on_episode(episode)
 
     @property
     def env_steps(self) -> int:
+        if not self.main:
+            return self._shared_steps
         return self.stored_steps + self.collector.steps_in_progress
 
     def _checkpoint(self) -> None:
+        check_replicas_identical(self._models(), self.dist, self.device)
+        if not self.main:
+            return
         self.counters.seconds = self._seconds()
         save_checkpoints(self.ckpt_path, self._models(), self._optimizers(), {"counters": vars(self.counters), "env_steps": self.env_steps})
 
@@ -191,7 +231,7 @@ class AgentTraining:
             return rows
         with self._bar(n, desc, "upd") as bar:
             for _ in range(n):
-                if stop.requested:
+                if stop.requested and not self.dist.enabled:  # ranks stop together, between epochs
                     break
                 rows.append(update())
                 bar.update(1)
@@ -200,7 +240,7 @@ class AgentTraining:
     def _world_model_update(self) -> dict[str, float]:
         batch = segment_to_batch(self.wm_sampler.sample(self.preset.batch_size), self.device)
         metrics = world_model_update(
-            self.world_model, self.wm_optim, self.wm_lrs, batch, self.counters.world_model_updates, WARMUP_UPDATES, WORLD_MODEL_GRAD_CLIP
+            self.world_model, self.wm_optim, self.wm_lrs, batch, self.counters.world_model_updates, WARMUP_UPDATES, WORLD_MODEL_GRAD_CLIP, self.wm_objective
         )
         self.counters.world_model_updates += 1
         return metrics
@@ -209,14 +249,17 @@ class AgentTraining:
         segment = self.context_sampler.sample(self.preset.agent_batch_size)
         frames = torch.from_numpy(segment.frames).to(self.device)
         actions = torch.from_numpy(segment.actions).to(self.device)
-        rollout = imagine(self.dream, self.agent, frames, actions, self.imagination.horizon)
-        loss, metrics = actor_critic_loss(rollout, self.imagination)
+        loss, metrics = self.agent_objective(frames, actions)
         self.agent_optim.zero_grad(set_to_none=True)
         loss.backward()
         metrics["agent_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.agent.parameters(), AGENT_GRAD_CLIP))
         self.agent_optim.step()
         self.counters.agent_updates += 1
         return metrics
+
+    def _imagination_loss(self, agent: ActorCritic, frames: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        rollout = imagine(self.dream, agent, frames, actions, self.imagination.horizon)
+        return actor_critic_loss(rollout, self.imagination)
 
     def _train_world_model(self, stop: StopOnSignal) -> list[dict[str, float]]:
         self.world_model.train()
@@ -237,55 +280,79 @@ class AgentTraining:
 
     # -- the run ---------------------------------------------------------------------------------
 
+    def _epoch(self, stop: StopOnSignal, bar: tqdm) -> dict[str, float]:
+        """Collect (rank 0), share the new episodes, update both models; returns the epoch's metrics row."""
+        p, c = self.preset, self.counters
+        c.epoch += 1
+        row: dict[str, float] = {"epoch": c.epoch}
+        if self.main:
+            before = self.env_steps
+            self.world_model.eval()
+            stats = self.collector.run(min(p.steps_per_epoch, p.env_steps - before), self.player, progress=self.progress, desc="agent collection")
+            bar.update(self.env_steps - before)
+            row.update({"env_steps": self.env_steps, "episodes": len(self.store)})
+            if stats.returns:
+                row["train_return"] = float(np.mean(stats.returns))
+        self._share_episodes()
+        row.update(_mean_metrics(self._train_world_model(stop), "wm_"))
+        row.update(_mean_metrics(self._train_agent(stop), ""))
+        return row
+
     def run(self) -> dict[str, float]:
         """Train until the budget is spent (or a signal asks to stop); returns the last epoch's metrics."""
         p, c = self.preset, self.counters
         if c.finished:
-            print(f"{self.run_dir} has finished its {p.env_steps} steps; nothing to do")
+            if self.main:
+                print(f"{self.run_dir} has finished its {p.env_steps} steps; nothing to do")
             return {}
         metrics_path = self.run_dir / "metrics.jsonl"
-        if self.config.resume:
+        if self.config.resume and self.main:
             drop_metrics_after(metrics_path, c.epoch, key="epoch")
         self._offset, self._start = c.seconds, time.monotonic()
         last_ckpt = time.monotonic()
         row: dict[str, float] = {}
-        writer = tensorboard_writer(self.run_dir / "tb", purge_step=self.env_steps if self.config.resume else None)
+        main = self.main
+        writer = tensorboard_writer(self.run_dir / "tb", purge_step=self.env_steps if self.config.resume else None) if main else contextlib.nullcontext()
+        metrics_file = open(metrics_path, "a") if main else contextlib.nullcontext()
         epochs = tqdm(total=p.env_steps, initial=self.env_steps, desc=f"{self.game.name} real steps", unit="step", disable=not self.progress, dynamic_ncols=True)
-        with StopOnSignal() as stop, open(metrics_path, "a") as metrics_file, writer, epochs:
-            if self.env_steps < p.initial_random_steps:
+        with StopOnSignal() as stop, metrics_file, writer, epochs:
+            if main and self.env_steps < p.initial_random_steps:
                 before = self.env_steps
                 self.collector.run(p.initial_random_steps - before, RandomPolicy(len(self.env.action_meanings), self.config.seed + len(self.store)), progress=self.progress, desc="random policy")
                 epochs.update(self.env_steps - before)
-            while self.env_steps < p.env_steps and not stop.requested:
-                c.epoch += 1
-                before = self.env_steps
-                self.world_model.eval()
-                stats = self.collector.run(min(p.steps_per_epoch, p.env_steps - before), self.player, progress=self.progress, desc="agent collection")
-                epochs.update(self.env_steps - before)
-                row = {"epoch": c.epoch, "env_steps": self.env_steps, "episodes": len(self.store)}
-                if stats.returns:
-                    row["train_return"] = float(np.mean(stats.returns))
-                row.update(_mean_metrics(self._train_world_model(stop), "wm_"))
-                row.update(_mean_metrics(self._train_agent(stop), ""))
-                if c.epoch % p.eval_every == 0 and not stop.requested:
-                    row.update(self._evaluate(p.eval_episodes, p.eval_max_steps))
-                row.update({"world_model_updates": c.world_model_updates, "agent_updates": c.agent_updates, "time": self._seconds()})
-                metrics_file.write(json.dumps(row) + "\n")
-                metrics_file.flush()
-                for k, v in row.items():
-                    if k not in ("epoch", "env_steps"):
-                        writer.add_scalar(k, v, self.env_steps)
-                epochs.set_postfix({k: f"{row[k]:.2f}" for k in ("wm_loss", "imagined_return", "eval_mean_score") if k in row})
-                if stop.requested or time.monotonic() - last_ckpt >= p.checkpoint_minutes * 60:
+            self._share_episodes()
+            stopping = False
+            while self.env_steps < p.env_steps and not stopping:
+                row = self._epoch(stop, epochs)
+                stopping = any_rank(stop.requested, self.dist, self.device)
+                if main:
+                    if c.epoch % p.eval_every == 0 and not stopping:
+                        row.update(self._evaluate(p.eval_episodes, p.eval_max_steps))
+                    row.update({"world_model_updates": c.world_model_updates, "agent_updates": c.agent_updates, "time": self._seconds()})
+                    self._log(row, metrics_file, writer, epochs)
+                due = main and time.monotonic() - last_ckpt >= p.checkpoint_minutes * 60
+                if stopping or any_rank(due, self.dist, self.device):
                     self._checkpoint()
                     last_ckpt = time.monotonic()
-            if not stop.requested:
-                self.collector.flush()  # the episode being played when the budget ran out
+            if not stopping:
+                if main:
+                    self.collector.flush()  # the episode being played when the budget ran out
                 c.finished = True
             self._checkpoint()
         return row
 
+    def _log(self, row: dict[str, float], metrics_file, writer, bar: tqdm) -> None:
+        metrics_file.write(json.dumps(row) + "\n")
+        metrics_file.flush()
+        for k, v in row.items():
+            if k not in ("epoch", "env_steps"):
+                writer.add_scalar(k, v, self.env_steps)
+        bar.set_postfix({k: f"{row[k]:.2f}" for k in ("wm_loss", "imagined_return", "eval_mean_score") if k in row})
+
 
 def train_agent(config: TrainConfig, *, progress: bool = True) -> dict[str, float]:
-    """Run ``jedi-train --game ... --preset ...`` (or resume it)."""
-    return AgentTraining(config, progress=progress).run()
+    """Run ``jedi-train --game ... --preset ...`` (or resume it); under ``torchrun``, this rank's part of it."""
+    try:
+        return AgentTraining(config, progress=progress).run()
+    finally:
+        shutdown_distributed()

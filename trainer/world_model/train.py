@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from jedi_play.cli.errors import UserError
@@ -106,13 +107,23 @@ def drop_metrics_after(path: Path, step: int, key: str = "step") -> None:
 
 
 def world_model_update(
-    model: WorldModel, optimizer: torch.optim.Optimizer, base_lrs: list[float], batch: Batch, step: int, warmup: int, grad_clip: float
+    model: WorldModel,
+    optimizer: torch.optim.Optimizer,
+    base_lrs: list[float],
+    batch: Batch,
+    step: int,
+    warmup: int,
+    grad_clip: float,
+    objective: nn.Module | None = None,
 ) -> dict[str, float]:
-    """One optimizer step on ``batch`` (learning rate warmed up linearly over ``warmup`` steps); returns its metrics."""
+    """One optimizer step on ``batch`` (learning rate warmed up linearly over ``warmup`` steps); returns its metrics.
+
+    ``objective``: the loss as a DDP-wrapped module (``trainer.distributed.Objective``) in a data-parallel run.
+    """
     warm = min(1.0, (step + 1) / max(1, warmup))
     for g, lr in zip(optimizer.param_groups, base_lrs):
         g["lr"] = lr * warm
-    loss, metrics = model.training_loss(batch)
+    loss, metrics = objective(batch) if objective is not None else model.training_loss(batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip))
