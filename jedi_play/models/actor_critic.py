@@ -63,7 +63,7 @@ class ActorCritic(nn.Module):
         if lstm_state is None:
             lstm_state = self.initial_state(state.shape[0], state.device)
         h, c = self.lstm(self.encoder(state), lstm_state)
-        return self.policy_head(h), self.value_head(h).squeeze(-1), (h, c)
+        return self.policy_head(h).float(), self.value_head(h).squeeze(-1).float(), (h, c)  # float32 under autocast too
 
     def burn_in(self, states: Tensor, lstm_state: LSTMState | None = None) -> LSTMState:
         """Run the LSTM over states ``(B, T, C, H, W)`` (the real context) and return its state."""

@@ -58,7 +58,7 @@ class RewardEndModel(nn.Module):
             h = block(h, cond) if isinstance(block, ResBlock) else block(h)
         h, state = run_lstm(self.lstm, F.silu(h).reshape(b, t, -1), state)
         h = self.head(h)
-        return self.reward_head(h), self.end_head(h), state
+        return self.reward_head(h).float(), self.end_head(h).float(), state  # float32 under autocast too
 
     def loss(self, x: Tensor, actions: Tensor, next_x: Tensor, rewards: Tensor, ends: Tensor, mask: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Cross-entropy on reward sign and termination over the real steps (``mask``, (B, T))."""

@@ -26,3 +26,24 @@ def test_missing_cuda_is_a_user_error() -> None:
 def test_unknown_device() -> None:
     with pytest.raises(UserError):
         resolve_device("tpu")
+
+
+def test_training_runs_in_float32_off_cuda() -> None:
+    from jedi_play.device import training_autocast
+
+    with training_autocast(torch.device("cpu")):
+        y = torch.nn.Linear(4, 4)(torch.randn(2, 4))
+    assert y.dtype == torch.float32
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_trains_under_bf16_autocast_with_float32_heads() -> None:
+    from jedi_play.device import training_autocast
+    from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
+
+    device = resolve_device("cuda")
+    assert torch.backends.cuda.matmul.allow_tf32
+    agent = ActorCritic(ActorCriticConfig(num_actions=4, in_channels=3, size=64)).to(device)
+    with training_autocast(device):
+        logits, value, _ = agent(torch.rand(2, 3, 64, 64, device=device), agent.initial_state(2, device))
+    assert logits.dtype == value.dtype == torch.float32

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from jedi_play.agent.player import AgentPlayer
 from jedi_play.cli.errors import UserError
-from jedi_play.device import describe_device, resolve_device
+from jedi_play.device import describe_device, resolve_device, training_autocast
 from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.env.atari import make_train_env
 from jedi_play.env.games import get_game
@@ -249,7 +249,8 @@ class AgentTraining:
         segment = self.context_sampler.sample(self.preset.agent_batch_size)
         frames = torch.from_numpy(segment.frames).to(self.device)
         actions = torch.from_numpy(segment.actions).to(self.device)
-        loss, metrics = self.agent_objective(frames, actions)
+        with training_autocast(self.device):
+            loss, metrics = self.agent_objective(frames, actions)
         self.agent_optim.zero_grad(set_to_none=True)
         loss.backward()
         metrics["agent_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.agent.parameters(), AGENT_GRAD_CLIP))

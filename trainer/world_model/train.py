@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from jedi_play.cli.errors import UserError
 from jedi_play.data.atomic import atomic_write_bytes
+from jedi_play.device import training_autocast
 from jedi_play.env.games import get_game
 from jedi_play.models.factory import build_world_model
 from jedi_play.models.world_model import Batch, WorldModel, frames_to_tensor
@@ -123,7 +124,8 @@ def world_model_update(
     warm = min(1.0, (step + 1) / max(1, warmup))
     for g, lr in zip(optimizer.param_groups, base_lrs):
         g["lr"] = lr * warm
-    loss, metrics = objective(batch) if objective is not None else model.training_loss(batch)
+    with training_autocast(batch.frames.device):
+        loss, metrics = objective(batch) if objective is not None else model.training_loss(batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     metrics["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip))
