@@ -21,6 +21,7 @@ from trainer.world_model.export import export_run
 from trainer.world_model.train import WorldModelTrainConfig, train_world_model
 
 PROG = "jedi-train"
+STOPPED = 143  # 128 + SIGTERM: the run stopped early, checkpointed (scripts and schedulers must not treat it as done)
 
 
 def _train_parser() -> CliParser:
@@ -69,9 +70,12 @@ def _inspect(argv: Sequence[str]) -> int:
 def _train(argv: Sequence[str]) -> int:
     config = dataclass_from_args(TrainConfig, _train_parser().parse_args(argv))
     get_game(config.game)
-    row = train_agent(config)
+    row, finished = train_agent(config)
     if int(os.environ.get("RANK", "0")) != 0:
-        return 0
+        return 0 if finished else STOPPED
+    if not finished:
+        print(f"stopped by a signal; the checkpoint in {config.out} is saved: continue with --resume")
+        return STOPPED
     shown = ", ".join(f"{k} {row[k]:.3f}" for k in ("env_steps", "eval_mean_score", "eval_hns") if k in row)
     print(f"run saved in {config.out}" + (f"; {shown}" if shown else ""))
     return 0

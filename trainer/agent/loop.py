@@ -351,9 +351,14 @@ class AgentTraining:
         bar.set_postfix({k: f"{row[k]:.2f}" for k in ("wm_loss", "imagined_return", "eval_mean_score") if k in row})
 
 
-def train_agent(config: TrainConfig, *, progress: bool = True) -> dict[str, float]:
-    """Run ``jedi-train --game ... --preset ...`` (or resume it); under ``torchrun``, this rank's part of it."""
+def train_agent(config: TrainConfig, *, progress: bool = True) -> tuple[dict[str, float], bool]:
+    """Run ``jedi-train --game ... --preset ...`` (or resume it); under ``torchrun``, this rank's part of it.
+
+    Returns the last epoch's metrics and whether the run has finished its budget (False: a signal stopped it).
+    """
     try:
-        return AgentTraining(config, progress=progress).run()
+        training = AgentTraining(config, progress=progress)
+        row = training.run()
+        return row, training.counters.finished
     finally:
         shutdown_distributed()

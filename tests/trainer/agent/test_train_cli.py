@@ -84,3 +84,19 @@ def test_killed_run_resumes_without_losing_episodes(tmp_path: Path) -> None:
     assert EpisodeStore.open(replay).num_steps() == SMOKE.env_steps
     epochs = _epochs(run_dir)
     assert epochs == sorted(set(epochs)) and epochs[-1] >= 1  # no epoch logged twice after the resume
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([script("jedi-train"), "--game", "Breakout", "--preset", "smoke", "--out", str(run_dir), "--threads", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 300
+    while not (run_dir / "metrics.jsonl").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=300)
+    if proc.returncode == 0:
+        pytest.skip("the smoke run finished before the signal arrived")
+    assert proc.returncode == 143, out
+    assert "stopped by a signal" in out and "--resume" in out
+    assert (run_dir / "checkpoint.safetensors").exists()
