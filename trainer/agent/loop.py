@@ -13,8 +13,8 @@ data-parallel (``trainer.distributed``): rank 0 plays, writes and evaluates; all
 
 from __future__ import annotations
 
-import json
 import contextlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
