@@ -45,7 +45,6 @@ from trainer.distributed import Objective, any_rank, broadcast, check_replicas_i
 from trainer.signals import StopOnSignal
 from trainer.world_model.train import CHECKPOINT, drop_metrics_after, segment_to_batch, world_model_update
 
-LR = 1e-4
 WORLD_MODEL_WEIGHT_DECAY = 1e-2
 WARMUP_UPDATES = 100
 WORLD_MODEL_GRAD_CLIP = 1.0
@@ -130,8 +129,8 @@ class AgentTraining:
         num_actions = len(self.env.action_meanings)
         self.world_model = build_world_model(config.world_model, {"num_actions": num_actions}).to(self.device)
         self.agent = ActorCritic(agent_config_for(self.world_model, num_actions)).to(self.device)
-        self.wm_optim = torch.optim.AdamW(self.world_model.parameter_groups(LR), weight_decay=WORLD_MODEL_WEIGHT_DECAY)
-        self.agent_optim = torch.optim.AdamW(self.agent.parameters(), lr=LR, weight_decay=0.0)
+        self.wm_optim = torch.optim.AdamW(self.world_model.parameter_groups(self.preset.world_model_lr), weight_decay=WORLD_MODEL_WEIGHT_DECAY)
+        self.agent_optim = torch.optim.AdamW(self.agent.parameters(), lr=self.preset.agent_lr, weight_decay=0.0)
         self.wm_lrs = [g["lr"] for g in self.wm_optim.param_groups]
         meta = {"counters": vars(Counters())}
         if config.resume and self.main:
