@@ -45,10 +45,19 @@ class AgentPlayer:
         self._lstm = None
 
     @torch.no_grad()
+    def burn_in(self, states: torch.Tensor) -> None:
+        """Start an episode from context states ``(1, T, C, h, w)``: a fresh LSTM run over them (as in imagination)."""
+        self._lstm = self.agent.burn_in(states) if states.shape[1] > 0 else None
+
+    @torch.no_grad()
     def act(self, frame: np.ndarray) -> AgentStep:
         """Choose the action for ``frame`` (H, W, 3) uint8."""
         frames = torch.as_tensor(np.asarray(frame), device=self.device)[None, None]  # (1, 1, H, W, 3)
-        state = self.world_model.to_states(frames)[:, 0]
+        return self.act_state(self.world_model.to_states(frames)[:, 0])
+
+    @torch.no_grad()
+    def act_state(self, state: torch.Tensor) -> AgentStep:
+        """Choose the action for a world-model state ``(1, C, h, w)`` (a dreamed latent, as the agent was trained on)."""
         actions, entropy, value, self._lstm = self.agent.act(state, self._lstm, epsilon=self.epsilon, greedy=self.greedy, generator=self.generator)
         return AgentStep(int(actions[0]), float(entropy[0]), float(value[0]))
 
