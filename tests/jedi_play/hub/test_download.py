@@ -15,12 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from jedi_play.cli.errors import UserError
 from jedi_play.hub import load_model_folder, save_model_folder
 from jedi_play.hub.download import default_repo_id, is_repo_id, locate_model
-from jedi_play.models.jedi import JEDIConfig, JEDIWorldModel
+from app_helpers import tiny_world_model
+
+from jedi_play.models.jedi import JEDIWorldModel
 
 
 def _load_hub_server():
@@ -54,17 +55,7 @@ print("RESULT " + json.dumps(results))
 
 
 def tiny_model(num_actions: int, seed: int) -> JEDIWorldModel:
-    torch.manual_seed(seed)
-    cfg = JEDIConfig(
-        num_actions=num_actions,
-        encoder_channels=(8, 8, 8, 4),
-        denoiser_channels=(16,),
-        denoiser_depth=1,
-        decoder_channels=(16, 8, 8),
-        reward_end_channels=(8, 8),
-        reward_end_lstm=16,
-    )
-    return JEDIWorldModel(cfg)
+    return tiny_world_model(num_actions, seed)
 
 
 @pytest.fixture(scope="module")
