@@ -15,12 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from app_helpers import tiny_world_model
 
 from jedi_play.cli.errors import UserError
 from jedi_play.hub import load_model_folder, save_model_folder
 from jedi_play.hub.download import default_repo_id, is_repo_id, locate_model
-from app_helpers import tiny_world_model
-
 from jedi_play.models.jedi import JEDIWorldModel
 
 
