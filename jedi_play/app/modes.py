@@ -93,9 +93,7 @@ class Mode(ABC):
         if self.controller == "person" and not self.engine.has_agent:
             return "this model has no agent: the person keeps playing"
         self.controller = "agent" if self.controller == "person" else "person"
-        self.agent_step = None
-        if self.controller == "agent":
-            self._start_agent()
+        self._restart_controller()
         return f"controller: {self.controller}"
 
     def toggle_world(self) -> str:
@@ -105,6 +103,12 @@ class Mode(ABC):
     def resync(self) -> str:
         """Restart the dream from the real game (compare mode); returns a line for the HUD."""
         return "re-sync applies to compare mode (key 3)"
+
+    def _restart_controller(self) -> None:
+        """Forget the agent's last step; a fresh agent takes over when it is in control."""
+        self.agent_step = None
+        if self.controller == "agent":
+            self._start_agent()
 
     def _start_agent(self) -> None:
         """Give control to a fresh agent whose LSTM is burned in on the controlled pane's context."""
@@ -156,9 +160,7 @@ class SoloMode(Mode):
             self.group = None
             self.pane = self.engine.real
         self._hold = 0
-        self.agent_step = None
-        if self.controller == "agent":
-            self._start_agent()
+        self._restart_controller()
 
     def _start_agent(self) -> None:
         self._burn_in(self.pane)
@@ -225,9 +227,7 @@ class CompareMode(Mode):
         self.group.reset(context)
         self._restart_measure()
         self._hold = 0
-        self.agent_step = None
-        if self.controller == "agent":
-            self._start_agent()
+        self._restart_controller()
 
     def _start_agent(self) -> None:
         self._burn_in(self.real)
