@@ -14,6 +14,7 @@ from pathlib import Path
 from jedi_play.cli.errors import run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
 from jedi_play.env.games import get_game
+from jedi_play.hub.weight_codec import WEIGHTS_DTYPES
 from trainer.agent.loop import TrainConfig, train_agent
 from trainer.data.collect import CollectConfig, collect_random
 from trainer.data.store import EpisodeStore
@@ -95,8 +96,11 @@ def _export(argv: Sequence[str]) -> int:
     parser = CliParser(prog=f"{PROG} export", description="Write a run's model as a model folder (config.json, safetensors, card).")
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="training run folder")
     parser.add_argument("--to", type=Path, required=True, metavar="DIR", help="model folder to write")
+    parser.add_argument(
+        "--weights", choices=WEIGHTS_DTYPES, default="float32", help="weight storage: float32, float16 (half the size) or int8 (a quarter; per-channel scales)"
+    )
     args = parser.parse_args(argv)
-    print(f"exported {args.run_dir} to {export_run(args.run_dir, args.to)}")
+    print(f"exported {args.run_dir} to {export_run(args.run_dir, args.to, args.weights)} ({args.weights} weights)")
     return 0
 
 

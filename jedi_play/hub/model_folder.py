@@ -21,6 +21,7 @@ from safetensors.torch import save as save_safetensors
 from jedi_play.cli.errors import UserError
 from jedi_play.data.atomic import atomic_write_bytes
 from jedi_play.env.games import get_game
+from jedi_play.hub.weight_codec import WeightsDType, decode_weights, encode_weights
 from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
 from jedi_play.models.factory import WORLD_MODELS, build_world_model
 from jedi_play.models.world_model import WorldModel
@@ -53,8 +54,12 @@ def save_model_folder(
     card: str,
     extra: dict | None = None,
     agent: ActorCritic | None = None,
+    weights_dtype: WeightsDType = "float32",
 ) -> None:
-    """Write a model folder: config.json, the world model's (and agent's) weights and the model card, each atomically."""
+    """Write a model folder: config.json, the world model's (and agent's) weights and the model card, each atomically.
+
+    ``weights_dtype``: how the weights are stored (``jedi_play.hub.weight_codec``); they load as float32.
+    """
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -63,19 +68,20 @@ def save_model_folder(
         "frame_size": 64,
         "num_cond_steps": world_model.num_cond_steps,
         "world_model": {"kind": kind, "config": world_model.cfg.to_dict(), "file": WORLD_MODEL_FILE},
+        "weights_dtype": weights_dtype,
         **(extra or {}),
     }
     folder.mkdir(parents=True, exist_ok=True)
-    _write_weights(folder / WORLD_MODEL_FILE, world_model)
+    _write_weights(folder / WORLD_MODEL_FILE, world_model, weights_dtype)
     if agent is not None:
         config["agent"] = {"config": agent.cfg.to_dict(), "file": AGENT_FILE}
-        _write_weights(folder / AGENT_FILE, agent)
+        _write_weights(folder / AGENT_FILE, agent, weights_dtype)
     atomic_write_bytes(folder / "config.json", (json.dumps(config, indent=2) + "\n").encode())
     atomic_write_bytes(folder / "README.md", card.encode())
 
 
-def _write_weights(path: Path, module: torch.nn.Module) -> None:
-    tensors = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+def _write_weights(path: Path, module: torch.nn.Module, dtype: WeightsDType) -> None:
+    tensors = encode_weights(module.state_dict(), dtype)
     atomic_write_bytes(path, save_safetensors(tensors, metadata={"format": FORMAT}))
 
 
@@ -83,7 +89,7 @@ def _read_weights(folder: Path, file: str, module: torch.nn.Module) -> None:
     """Load ``folder/file`` into ``module`` strictly, or raise ``UserError`` saying what is wrong."""
     weights = folder / Path(file).name
     try:
-        tensors = load_safetensors(weights.read_bytes())
+        tensors = decode_weights(load_safetensors(weights.read_bytes()))
     except FileNotFoundError:
         raise UserError(f"{folder} is missing its weights file {weights.name}") from None
     except (OSError, SafetensorError, ValueError) as e:

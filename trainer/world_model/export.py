@@ -10,6 +10,7 @@ from pathlib import Path
 
 from jedi_play.cli.errors import UserError
 from jedi_play.hub.model_folder import save_model_folder
+from jedi_play.hub.weight_codec import WeightsDType
 from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
 from jedi_play.models.factory import build_world_model
 from trainer.checkpoint import load_checkpoints
@@ -104,7 +105,7 @@ def _optional_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def export_run(run_dir: Path, to: Path) -> Path:
+def export_run(run_dir: Path, to: Path, weights_dtype: WeightsDType = "float32") -> Path:
     run = read_run(run_dir)
     model = build_world_model(run["world_model"], run["model_config"])
     agent = ActorCritic(ActorCriticConfig.from_dict(run["agent_config"])) if run.get("kind") == "agent" else None
@@ -115,5 +116,5 @@ def export_run(run_dir: Path, to: Path) -> Path:
     val = last_row_with(run_dir, "eval_" if agent is not None else "val_")
     card = model_card(run, meta, val, _optional_json(run_dir / FIDELITY_FILE), _optional_json(run_dir / EVAL_FILE))
     training = {"updates": meta.get("step")} if agent is None else {"env_steps": meta.get("env_steps"), **meta.get("counters", {})}
-    save_model_folder(to, model, run["world_model"], run["game"], run["action_meanings"], card, {"training": training}, agent=agent)
+    save_model_folder(to, model, run["world_model"], run["game"], run["action_meanings"], card, {"training": training}, agent=agent, weights_dtype=weights_dtype)
     return to
