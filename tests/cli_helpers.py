@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -26,3 +27,10 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+
+
+def assert_main_error(main: Callable[[list[str]], int], capsys, argv: list[str], *fragments: str) -> None:
+    """``main(argv)`` in this process: exit code 2 and one line on stderr holding every fragment."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert_one_line_error(subprocess.CompletedProcess(argv, code, "", err), *fragments)

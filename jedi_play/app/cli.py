@@ -2,23 +2,35 @@
 
 Order of work: check the options, open pygame's display (no display is one line, before any download),
 pick the device, find and load the model (one line says what was loaded from where), start the real game
-whose first frames seed the dream, then open the window: play starts on its first frame.
+whose first frames seed the dream, then open the window: play starts on its first frame. With ``--record``
+every episode played is saved into an episode folder; quitting (and SIGTERM) saves the ones in progress.
+
+A first word naming a sub-command runs it instead: ``jedi-play export-video`` writes recorded episodes as
+an MP4 or a GIF, ``jedi-play replay`` plays them back in a window. Neither needs torch or a model.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from jedi_play.app.hud import count
 from jedi_play.cli.errors import UserError, run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
+from jedi_play.data.store import EpisodeStore
 from jedi_play.env.games import get_game
+
+if TYPE_CHECKING:
+    from jedi_play.app.recorder import Recorder
 
 PROG = "jedi-play"
 MIN_SIZE, MAX_SIZE = 64, 4096
+STOPPED = 143  # 128 + SIGTERM
 
 
 @dataclass
@@ -33,13 +45,43 @@ class PlayConfig:
     size: int = field(default=640, metadata={"help": "game pane size in pixels", "metavar": "PX"})
     steps: int = field(default=3, metadata={"help": "denoising steps per frame", "metavar": "N"})
     device: Literal["auto", "cpu", "cuda", "mps"] = field(default="auto", metadata={"help": "torch device"})
-    record: Path | None = field(default=None, metadata={"help": "folder to record episodes into", "metavar": "DIR"})
+    record: Path | None = field(
+        default=None, metadata={"help": "record every episode played into this episode folder (F9 toggles)", "metavar": "DIR"}
+    )
+    max_frames: int | None = field(default=None, metadata={"help": "quit after N frames", "metavar": "N"})
+    screenshot: Path | None = field(default=None, metadata={"help": "save the window to FILE on quit", "metavar": "FILE"})
+
+
+@dataclass
+class ExportConfig:
+    """Options of ``jedi-play export-video``."""
+
+    source: Path = field(metadata={"positional": True, "metavar": "EPISODE_FILE_OR_DIR", "help": "an episode file or folder"})
+    to: Path = field(metadata={"help": "video to write: .mp4 (needs ffmpeg on PATH) or .gif", "metavar": "OUT"})
+    fps: int = field(default=15, metadata={"help": "frames per second of the video"})
+    scale: int = field(default=4, metadata={"help": "upscaling factor (nearest neighbour)", "metavar": "K"})
+    episode: int | None = field(default=None, metadata={"help": "only this episode of a folder (from 0)", "metavar": "I"})
+
+
+@dataclass
+class ReplayConfig:
+    """Options of ``jedi-play replay``."""
+
+    source: Path = field(metadata={"positional": True, "metavar": "DIR_OR_FILE", "help": "an episode folder or file"})
+    episode: int | None = field(default=None, metadata={"help": "only this episode of a folder (from 0)", "metavar": "I"})
+    fps: int = field(default=15, metadata={"help": "playback frames per second, 0 for no cap (+ and - change it)"})
+    size: int = field(default=640, metadata={"help": "pane size in pixels", "metavar": "PX"})
     max_frames: int | None = field(default=None, metadata={"help": "quit after N frames", "metavar": "N"})
     screenshot: Path | None = field(default=None, metadata={"help": "save the window to FILE on quit", "metavar": "FILE"})
 
 
 def build_parser() -> CliParser:
-    parser = CliParser(prog=PROG, description="Play Atari inside a JEDI diffusion world model.")
+    parser = CliParser(
+        prog=PROG,
+        description="Play Atari inside a JEDI diffusion world model.",
+        epilog="sub-commands: 'jedi-play export-video' writes recorded episodes as an MP4 or a GIF; "
+        "'jedi-play replay' plays them back. Each answers --help.",
+    )
     add_dataclass_args(parser, PlayConfig)
     return parser
 
@@ -49,18 +91,41 @@ def check_config(config: PlayConfig) -> None:
     from jedi_play.app.session import MAX_DENOISING_STEPS
 
     get_game(config.game)
-    if config.fps < 0:
-        raise UserError(f"--fps must be 0 (no cap) or more, not {config.fps}")
-    if not MIN_SIZE <= config.size <= MAX_SIZE:
-        raise UserError(f"--size must be between {MIN_SIZE} and {MAX_SIZE} pixels, not {config.size}")
     if not 1 <= config.steps <= MAX_DENOISING_STEPS:
         raise UserError(f"--steps must be between 1 and {MAX_DENOISING_STEPS}, not {config.steps}")
-    if config.max_frames is not None and config.max_frames < 1:
-        raise UserError(f"--max-frames must be at least 1, not {config.max_frames}")
-    if config.screenshot is not None and not config.screenshot.parent.is_dir():
-        raise UserError(f"--screenshot: the folder {config.screenshot.parent} does not exist")
+    check_window_options(config.fps, config.size, config.max_frames, config.screenshot)
     if config.record is not None:
-        raise UserError("--record: recording episodes is not available in this version yet")
+        EpisodeStore.check(config.record, config.game, "--record")
+
+
+def check_window_options(fps: int, size: int, max_frames: int | None, screenshot: Path | None) -> None:
+    """The options the play and replay windows share."""
+    if fps < 0:
+        raise UserError(f"--fps must be 0 (no cap) or more, not {fps}")
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise UserError(f"--size must be between {MIN_SIZE} and {MAX_SIZE} pixels, not {size}")
+    if max_frames is not None and max_frames < 1:
+        raise UserError(f"--max-frames must be at least 1, not {max_frames}")
+    if screenshot is not None and not screenshot.parent.is_dir():
+        raise UserError(f"--screenshot: the folder {screenshot.parent} does not exist")
+
+
+@contextmanager
+def saving_on_sigterm() -> Iterator[None]:
+    """SIGTERM ends the app through its ``finally`` blocks (the recordings in progress are saved), exit code 143."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(STOPPED)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def play(config: PlayConfig) -> int:
@@ -83,26 +148,77 @@ def play(config: PlayConfig) -> int:
         print(f"{source.description}: a {loaded.kind} world model of {loaded.game}, {agent}", flush=True)
         if config.mode in AGENT_MODES and loaded.agent is None:
             raise UserError(f"--mode {config.mode} needs an agent, and this model has none; try --mode dream or compare")
-        session = Session(loaded, mode=config.mode, denoising_steps=config.steps)
+        session = Session(loaded, mode=config.mode, denoising_steps=config.steps, record=config.record)
         try:
             window = Window(
                 session, pane_size=config.size, fps=config.fps, max_frames=config.max_frames, screenshot=config.screenshot
             )
             window.open()
-            stats = window.run()
+            with saving_on_sigterm():
+                stats = window.run()
         finally:
-            session.close()
+            written = session.close()
     finally:
         close_display()
     print(f"played {stats.advanced} frames in {stats.seconds:.1f} s: {stats.mean_fps:.1f} frames per second on average")
+    _report_recordings(session.recorder, written)
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    def body() -> int:
-        return play(dataclass_from_args(PlayConfig, build_parser().parse_args(argv)))
+def _report_recordings(recorder: Recorder, lines: list[str]) -> None:
+    """At the end, one line for the episodes recorded (and one per write that failed, on stderr)."""
+    for line in lines:
+        if line.startswith("recording failed"):
+            print(f"{PROG}: {line}", file=sys.stderr)
+    if recorder.store is not None:
+        print(f"recorded {count(recorder.recorded, 'episode')} into {recorder.store.root}", flush=True)
 
-    return run_main(PROG, body)
+
+def export(argv: Sequence[str]) -> int:
+    """``jedi-play export-video``."""
+    from jedi_play.app.video import export_video
+
+    parser = CliParser(prog=f"{PROG} export-video", description="Write recorded episodes as an MP4 (ffmpeg) or a GIF.")
+    add_dataclass_args(parser, ExportConfig)
+    config = dataclass_from_args(ExportConfig, parser.parse_args(argv))
+    info = export_video(config.source, config.to, fps=config.fps, scale=config.scale, episode=config.episode)
+    width, height = info.size
+    print(f"wrote {info.path}: {info.episodes} episode(s), {info.frames} frames of {width}x{height} at {config.fps} fps")
+    return 0
+
+
+def replay(argv: Sequence[str]) -> int:
+    """``jedi-play replay``."""
+    parser = CliParser(prog=f"{PROG} replay", description="Play recorded episodes back in a window.")
+    add_dataclass_args(parser, ReplayConfig)
+    config = dataclass_from_args(ReplayConfig, parser.parse_args(argv))
+    check_window_options(config.fps, config.size, config.max_frames, config.screenshot)
+    from jedi_play.app.canvas import close_display, open_display
+    from jedi_play.app.replay import ReplayPlayer, find_recordings
+    from jedi_play.app.replay_window import ReplayWindow
+
+    player = ReplayPlayer(find_recordings(config.source, config.episode))
+    open_display()
+    try:
+        window = ReplayWindow(
+            player, pane_size=config.size, fps=config.fps, max_frames=config.max_frames, screenshot=config.screenshot
+        )
+        window.open()
+        frames = window.run()
+    finally:
+        close_display()
+    print(f"replayed {player.count} episode(s) from {config.source}: {frames} frames drawn")
+    return 0
+
+
+SUBCOMMANDS = {"export-video": export, "replay": replay}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        return run_main(PROG, lambda: SUBCOMMANDS[args[0]](args[1:]))
+    return run_main(PROG, lambda: play(dataclass_from_args(PlayConfig, build_parser().parse_args(args))))
 
 
 if __name__ == "__main__":

@@ -1,28 +1,14 @@
-"""What the app's modes share, free of pygame: the ``Engine`` (model, real game, settings) and ``PaneView``."""
+"""What the app's modes share, free of pygame: the ``Engine`` (model, real game, settings) and ``view_of``."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from jedi_play.agent.player import AgentPlayer
-from jedi_play.app.panes import Context, DreamGroup, Pane, RealPane
+from jedi_play.app.hud import PaneView
+from jedi_play.app.panes import Context, DreamGroup, Pane, PaneObserver, RealPane
 from jedi_play.hub.model_folder import LoadedModel
-
-
-@dataclass
-class PaneView:
-    """What the window draws for one pane: a title, the 64x64 frame, its counters and a caption."""
-
-    title: str
-    frame: np.ndarray  # (64, 64, 3) uint8
-    steps: int
-    reward: float
-    episode_return: float
-    done: bool
-    caption: str = ""
 
 
 def view_of(pane: Pane, title: str, caption: str = "") -> PaneView:
@@ -30,14 +16,20 @@ def view_of(pane: Pane, title: str, caption: str = "") -> PaneView:
 
 
 class Engine:
-    """What the modes share: the loaded model, the real game that supplies every context, the settings."""
+    """What the modes share: the loaded model, the real game that supplies every context, the settings.
 
-    def __init__(self, loaded: LoadedModel, denoising_steps: int, seed: int) -> None:
+    Every pane it makes reports to ``observer`` (the recorder), when one is given.
+    """
+
+    def __init__(
+        self, loaded: LoadedModel, denoising_steps: int, seed: int, observer: PaneObserver | None = None
+    ) -> None:
         self.loaded = loaded
         self.world_model = loaded.world_model
         self.device = next(self.world_model.parameters()).device
         self.denoising_steps = denoising_steps
-        self.real = RealPane(loaded.game, self.world_model.num_cond_steps)
+        self.observer = observer
+        self.real = RealPane(loaded.game, self.world_model.num_cond_steps, observer=observer)
         self._second_real: RealPane | None = None
         self._next_seed = seed
 
@@ -60,7 +52,7 @@ class Engine:
         return self.real.context()
 
     def new_dream(self, size: int, stop_at_end: bool = True) -> DreamGroup:
-        return DreamGroup(self.world_model, size, self.denoising_steps, self.next_seed(), stop_at_end)
+        return DreamGroup(self.world_model, size, self.denoising_steps, self.next_seed(), stop_at_end, self.observer)
 
     def new_agent(self) -> AgentPlayer:
         if self.loaded.agent is None:
@@ -75,7 +67,7 @@ class Engine:
     def second_real(self) -> RealPane:
         """A second real game (versus mode in the real game), made on first use."""
         if self._second_real is None:
-            self._second_real = RealPane(self.loaded.game, self.world_model.num_cond_steps)
+            self._second_real = RealPane(self.loaded.game, self.world_model.num_cond_steps, observer=self.observer)
         return self._second_real
 
     def close(self) -> None:

@@ -1,8 +1,9 @@
-"""The HUD's text and the help overlay's text, free of pygame.
+"""What the windows show, free of pygame: a pane's view, the HUD's text and the help overlay's text.
 
-The HUD always has ``HUD_LINES`` lines, so the window's layout does not jump: the game, mode, controller
-and world; step, reward, return, frames per second and denoising steps; the agent's action, policy
-entropy and value (when the agent plays); and a mode-specific line (PSNR, versus score) or a notice.
+The HUD always has ``HUD_LINES`` lines, so the window's layout does not jump: (REC while recording,) the
+game, mode, controller and world; step, reward, return, frames per second and denoising steps; the agent's
+action, policy entropy and value (when the agent plays); and a mode-specific line (PSNR, versus score) or a
+notice.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from jedi_play.env.keymap import Keymap
 
 HUD_LINES = 4
+REC_MARK = "REC"  # leads the HUD's first line while episodes are recorded
 
 # (keys, what they do); none of them is a game key (WASD, arrows, space)
 APP_KEYS: list[tuple[str, str]] = [
@@ -24,12 +28,26 @@ APP_KEYS: list[tuple[str, str]] = [
     ("N", "one step while paused"),
     ("Backspace", "new episode or match"),
     ("+ / -", "denoising steps up / down"),
+    ("F9", "record episodes on / off"),
     ("F12", "screenshot (current folder)"),
     ("H / F1", "this help"),
     ("Esc", "quit"),
 ]
 
 HelpColumn = tuple[str, list[tuple[str, str]]]  # a title and (keys, what they do) rows
+
+
+@dataclass
+class PaneView:
+    """What the window draws for one pane: a title, the 64x64 frame, its counters and a caption."""
+
+    title: str
+    frame: np.ndarray  # (64, 64, 3) uint8
+    steps: int
+    reward: float
+    episode_return: float
+    done: bool
+    caption: str = ""
 
 
 @dataclass
@@ -46,10 +64,16 @@ class HudState:
     fps: float
     denoising_steps: int
     paused: bool = False
+    recording: bool = False
     agent_action: str | None = None  # the agent's last action's name, when the agent plays
     agent_entropy: float = math.nan
     agent_value: float = math.nan
     detail: str = ""  # PSNR in compare mode, the score in versus mode
+
+
+def count(n: int, noun: str) -> str:
+    """``count(1, "step")`` -> ``"1 step"``, ``count(3, "step")`` -> ``"3 steps"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def number(x: float) -> str:
@@ -60,6 +84,8 @@ def number(x: float) -> str:
 def hud_lines(state: HudState, notice: str = "") -> list[str]:
     """The ``HUD_LINES`` lines of the HUD; ``notice`` (a recent message) takes the last line's place."""
     head = f"{state.game}   mode {state.mode}   controller {state.controller}   world {state.world}"
+    if state.recording:
+        head = f"{REC_MARK}   {head}"
     if state.paused:
         head += "   PAUSED (P resume, N step)"
     reward = number(state.reward)

@@ -19,9 +19,9 @@ from typing import Literal
 
 import numpy as np
 
-from jedi_play.agent.player import AgentStep
-from jedi_play.app.engine import Engine, PaneView, view_of
-from jedi_play.app.hud import number
+from jedi_play.agent.player import AgentPlayer, AgentStep
+from jedi_play.app.engine import Engine, view_of
+from jedi_play.app.hud import PaneView, number
 from jedi_play.app.panes import DreamGroup, DreamPane, Pane, RealPane, World
 
 Controller = Literal["person", "agent"]
@@ -75,6 +75,15 @@ class Mode(ABC):
     @abstractmethod
     def primary(self) -> Pane:
         """The pane whose step, reward and return the HUD shows."""
+
+    @property
+    @abstractmethod
+    def panes(self) -> list[Pane]:
+        """The panes shown, left to right (those of ``views``)."""
+
+    def controller_of(self, pane: Pane) -> Controller:
+        """Who plays ``pane``."""
+        return self.controller
 
     @property
     def detail(self) -> str:
@@ -169,6 +178,10 @@ class SoloMode(Mode):
     def primary(self) -> Pane:
         return self.pane
 
+    @property
+    def panes(self) -> list[Pane]:
+        return [self.pane]
+
     def advance(self, person_action: int) -> None:
         if self._held_after_end(self.pane):
             return
@@ -215,6 +228,10 @@ class CompareMode(Mode):
     @property
     def primary(self) -> Pane:
         return self.real
+
+    @property
+    def panes(self) -> list[Pane]:
+        return [self.real, self.dream]
 
     @property
     def mean_psnr(self) -> float:
@@ -305,6 +322,13 @@ class VersusMode(Mode):
     @property
     def primary(self) -> Pane:
         return self.person
+
+    @property
+    def panes(self) -> list[Pane]:
+        return [self.person, self.opponent]
+
+    def controller_of(self, pane: Pane) -> Controller:
+        return "person" if pane is self.person else "agent"
 
     @property
     def finished(self) -> bool:

@@ -5,6 +5,9 @@ game (the evaluation env: all lives) and keeps its last ``n`` frames and the act
 context a dream starts from. ``DreamGroup`` holds a ``DreamEnv`` whose batch slots are ``DreamPane``\\ s,
 stepped together (batch 2 serves versus mode). A pane whose episode ended stays frozen on its last frame
 until it is restarted.
+
+A ``PaneObserver`` (the app's recorder) hears of every step a pane plays (``stepped``) and of every jump
+of its frame that is not a step (``restarted``: a new episode, or a dream re-synced from the real game).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
@@ -43,21 +46,41 @@ class Context:
     actions: np.ndarray
 
 
+class PaneObserver(Protocol):
+    """Hears what panes play: each step (after the pane's counters moved) and each jump of the frame."""
+
+    def stepped(self, pane: Pane, action: int, terminated: bool, truncated: bool, life_loss: bool) -> None: ...
+
+    def restarted(self, pane: Pane) -> None: ...
+
+
 class Pane:
     """The counters every pane keeps: steps, the last reward, the return and the end of the episode."""
 
     world: World
 
-    def __init__(self) -> None:
+    def __init__(self, observer: PaneObserver | None = None) -> None:
         self.frame = np.zeros((64, 64, 3), np.uint8)
         self.steps = 0
         self.reward = 0.0
         self.episode_return = 0.0
         self.done = False
+        self.observer = observer
 
     def _restart(self, frame: np.ndarray) -> None:
         self.frame = np.ascontiguousarray(frame)
         self.steps, self.reward, self.episode_return, self.done = 0, 0.0, 0.0, False
+        self._jumped()
+
+    def _jumped(self) -> None:
+        """Tell the observer that the frame changed without a step."""
+        if self.observer is not None:
+            self.observer.restarted(self)
+
+    def _told(self, action: int, terminated: bool, truncated: bool = False, life_loss: bool = False) -> None:
+        """Tell the observer of the step just recorded."""
+        if self.observer is not None:
+            self.observer.stepped(self, int(action), bool(terminated), bool(truncated), bool(life_loss))
 
     def _record(self, frame: np.ndarray, reward: float, done: bool) -> PaneStep:
         self.frame = np.ascontiguousarray(frame)
@@ -77,8 +100,10 @@ class RealPane(Pane):
 
     world: World = "real"
 
-    def __init__(self, game: str, num_context: int, env: AtariEnv | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self, game: str, num_context: int, env: AtariEnv | None = None, observer: PaneObserver | None = None
+    ) -> None:
+        super().__init__(observer)
         self.env = env or make_eval_env(game)
         self.n = num_context
         self._frames: deque[np.ndarray] = deque(maxlen=num_context)
@@ -105,10 +130,12 @@ class RealPane(Pane):
         """Play ``action`` on the current frame (a finished episode stays frozen)."""
         if self.done:
             return self._frozen()
-        frame, reward, terminated, truncated, _ = self.env.step(int(action))
+        frame, reward, terminated, truncated, info = self.env.step(int(action))
         self._frames.append(frame)
         self._actions.append(int(action))
-        return self._record(frame, reward, terminated or truncated)
+        step = self._record(frame, reward, terminated or truncated)
+        self._told(action, terminated, truncated, bool(info.get("life_loss", False)))
+        return step
 
     def context(self) -> Context:
         """The last ``n`` frames and the actions taken on them (the last action is a NOOP placeholder)."""
@@ -123,8 +150,8 @@ class DreamPane(Pane):
 
     world: World = "dream"
 
-    def __init__(self, group: DreamGroup, index: int) -> None:
-        super().__init__()
+    def __init__(self, group: DreamGroup, index: int, observer: PaneObserver | None = None) -> None:
+        super().__init__(observer)
         self.group = group
         self.index = index
 
@@ -143,15 +170,22 @@ class DreamGroup:
     """A ``DreamEnv`` of ``size`` slots, each a ``DreamPane``, started from one real context.
 
     ``stop_at_end``: a slot whose dream predicts the end of the episode freezes (the panes people play);
-    otherwise it only flags ``done`` and goes on (compare mode follows the real game, not the dream's ends).
+    otherwise it only flags ``done`` and goes on (compare mode follows the real game, not the dream's ends;
+    its observer hears of no end either).
     """
 
     def __init__(
-        self, world_model: WorldModel, size: int, denoising_steps: int, seed: int, stop_at_end: bool = True
+        self,
+        world_model: WorldModel,
+        size: int,
+        denoising_steps: int,
+        seed: int,
+        stop_at_end: bool = True,
+        observer: PaneObserver | None = None,
     ) -> None:
         self.env = DreamEnv(world_model, denoising_steps)
         self.env.seed(seed)
-        self.panes = [DreamPane(self, i) for i in range(size)]
+        self.panes = [DreamPane(self, i, observer) for i in range(size)]
         self.stop_at_end = stop_at_end
 
     @property
@@ -173,10 +207,14 @@ class DreamGroup:
     def step(self, actions: Sequence[int]) -> list[PaneStep]:
         """Advance every slot by its action; slots whose episode ended stay frozen (with ``stop_at_end``)."""
         frames, rewards, ends = self.env.step(np.asarray(actions, np.int64))
-        return [
-            pane._frozen() if pane.done and self.stop_at_end else pane._record(frames[i], rewards[i], ends[i])
-            for i, pane in enumerate(self.panes)
-        ]
+        steps = []
+        for i, pane in enumerate(self.panes):
+            if pane.done and self.stop_at_end:
+                steps.append(pane._frozen())
+                continue
+            steps.append(pane._record(frames[i], rewards[i], ends[i]))
+            pane._told(actions[i], bool(ends[i]) and self.stop_at_end)
+        return steps
 
     @torch.no_grad()
     def resync(self, index: int, context: Context) -> np.ndarray:
@@ -187,4 +225,5 @@ class DreamGroup:
         decoded = self.env.model.to_frames(self.env.states[index : index + 1, -1])
         pane.frame = np.ascontiguousarray(decoded.cpu().numpy()[0])
         pane.done = False
+        pane._jumped()
         return pane.frame

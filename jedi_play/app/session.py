@@ -2,17 +2,22 @@
 
 The window turns keys into calls on the session (``advance`` each frame with the person's action,
 ``set_mode``, ``toggle_controller``, ``toggle_world``, ``resync``, ``reset``, ``change_denoising_steps``,
-``paused``) and draws ``views()`` and ``hud(fps)``. Commands that cannot apply leave a notice instead
-of failing (``take_notice``), so no key ever stops the game.
+``toggle_recording``, ``paused``) and draws ``views()`` and ``hud(fps)``. Commands that cannot apply leave
+a notice instead of failing (``take_notice``), so no key ever stops the game. ``close`` saves the episodes
+being recorded.
 """
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
-from jedi_play.app.engine import Engine, PaneView
-from jedi_play.app.hud import HudState
+from jedi_play.app.engine import Engine
+from jedi_play.app.hud import HudState, PaneView, count
 from jedi_play.app.modes import CompareMode, Mode, SoloMode, VersusMode
+from jedi_play.app.recorder import Recorder, Shown
+from jedi_play.cli.errors import UserError
+from jedi_play.data.store import EpisodeStore
 from jedi_play.env.keymap import Keymap
 from jedi_play.hub.model_folder import LoadedModel
 
@@ -21,18 +26,33 @@ AGENT_MODES = ("agent", "versus")  # modes that need the model's agent
 MAX_DENOISING_STEPS = 20
 
 
+def default_record_folder(game: str) -> Path:
+    """Where F9 records when ``--record`` was not given: a folder in the current one."""
+    return Path(f"jedi-play_{game.lower()}_recordings")
+
+
 class Session:
     """The running app: ``advance(person_action)`` plays one frame of the current mode."""
 
     def __init__(
-        self, loaded: LoadedModel, *, mode: str = "dream", denoising_steps: int | None = None, seed: int | None = None
+        self,
+        loaded: LoadedModel,
+        *,
+        mode: str = "dream",
+        denoising_steps: int | None = None,
+        seed: int | None = None,
+        record: Path | None = None,
     ) -> None:
+        """``record``: an episode folder to record every episode played into (``UserError`` when unfit)."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; the modes are {', '.join(MODES)}")
         if mode in AGENT_MODES and loaded.agent is None:
             raise ValueError(f"{mode} mode needs an agent, and the model in {loaded.path} has none")
         steps = max(1, min(denoising_steps or loaded.world_model.sampler.steps, MAX_DENOISING_STEPS))
-        self.engine = Engine(loaded, steps, random.randrange(2**31) if seed is None else seed)
+        store = None if record is None else EpisodeStore.create(record, loaded.game, loaded.action_meanings, "--record")
+        self.recorder = Recorder({"game": loaded.game, "model": str(loaded.path), "model_kind": loaded.kind}, store)
+        self.engine = Engine(loaded, steps, random.randrange(2**31) if seed is None else seed, self.recorder)
+        self.loaded = loaded
         self.game = loaded.game
         self.keymap = Keymap(loaded.action_meanings)
         self.paused = False
@@ -45,6 +65,9 @@ class Session:
 
     def advance(self, person_action: int) -> list[PaneView]:
         """Play one frame of the current mode with the person's action; returns the panes to draw."""
+        mode = self.mode
+        shown = [Shown(pane, mode.name, i, mode.controller_of(pane)) for i, pane in enumerate(mode.panes)]
+        self.recorder.follow(shown, self.engine.denoising_steps)
         self.mode.advance(int(person_action))
         return self.mode.views()
 
@@ -89,6 +112,27 @@ class Session:
     def denoising_steps(self) -> int:
         return self.engine.denoising_steps
 
+    def toggle_recording(self) -> None:
+        """Recording on or off (into ``--record``'s folder, else ``default_record_folder``); off saves the takes."""
+        recorder = self.recorder
+        if recorder.store is None:
+            folder = default_record_folder(self.game)
+            try:
+                recorder.store = EpisodeStore.create(folder, self.game, self.loaded.action_meanings, None)
+            except UserError as e:
+                self.notice(f"cannot record ({e}): give jedi-play --record DIR")
+                return
+        recorder.set_enabled(not recorder.enabled)
+        assert recorder.store is not None
+        if recorder.enabled:
+            self.notice(f"recording into {recorder.store.root}")
+        else:
+            self.notice(f"recording off ({count(recorder.recorded, 'episode')} recorded into {recorder.store.root})")
+
+    @property
+    def recording(self) -> bool:
+        return self.recorder.enabled
+
     # -- what the HUD shows ---------------------------------------------------------------------------
 
     def hud(self, fps: float) -> HudState:
@@ -104,6 +148,7 @@ class Session:
             fps=fps,
             denoising_steps=self.engine.denoising_steps,
             paused=self.paused,
+            recording=self.recording,
             detail=mode.detail,
         )
         if mode.agent_step is not None:
@@ -116,12 +161,18 @@ class Session:
         self._notice = text
 
     def take_notice(self) -> str:
-        """The latest notice (once), for the window to show for a moment."""
+        """The latest notice (once), for the window to show for a moment; else news of the recordings saved."""
+        for line in self.recorder.messages():
+            self._notice = self._notice or line
         text, self._notice = self._notice, ""
         return text
 
-    def close(self) -> None:
-        self.engine.close()
+    def close(self) -> list[str]:
+        """Save the episodes being recorded and close the games; returns a line per recording written."""
+        try:
+            return self.recorder.close()
+        finally:
+            self.engine.close()
 
     def _build(self, name: str) -> Mode:
         if name == "dream":

@@ -13,29 +13,32 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame  # noqa: E402
 
-from jedi_play.app.engine import PaneView  # noqa: E402
-from jedi_play.app.hud import HUD_LINES, help_columns, hud_lines, number  # noqa: E402
+from jedi_play.app.canvas import (  # noqa: E402  (re-exported: the window's layout and display)
+    BACKGROUND,
+    HUD_HEIGHT,
+    Canvas,
+    close_display,
+    layout,
+    natural_size,
+    no_display_message,
+    open_display,
+    set_window_size,
+    timestamped_name,
+)
+from jedi_play.app.hud import PaneView, help_columns, hud_lines  # noqa: E402
 from jedi_play.app.session import MODES, Session  # noqa: E402
 from jedi_play.cli.errors import UserError  # noqa: E402
 from jedi_play.env.keymap import KEY_TO_ATOM  # noqa: E402
 
-FONT_SIZE = 20
-LINE_HEIGHT = 18
-HUD_HEIGHT = HUD_LINES * LINE_HEIGHT + 8
+__all__ = ["HUD_HEIGHT", "RunStats", "Window", "close_display", "layout", "no_display_message", "open_display"]
+
 PAUSED_FPS = 30  # the loop's rate while paused, so that a paused uncapped window does not spin
 NOTICE_SECONDS = 2.5
-HELP_KEY_WIDTH = 84  # the help overlay's key column; the description follows
-HELP_COLUMN_WIDTH = 300  # narrower panes get the game's and the app's keys one above the other
-BACKGROUND = (16, 16, 20)
-TEXT = (230, 230, 230)
-DIM = (150, 150, 160)
-ACCENT = (255, 210, 90)
 
 QUIT_KEYS = {pygame.K_ESCAPE}
 STEPS_UP_KEYS = {pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS}
@@ -45,34 +48,7 @@ MODE_KEYS = {
     **{key: mode for key, mode in zip((pygame.K_KP1, pygame.K_KP2, pygame.K_KP3, pygame.K_KP4), MODES)},
 }
 HELP_KEYS = {pygame.K_h, pygame.K_F1}
-
-
-def open_display() -> None:
-    """Start pygame's video and fonts, or raise ``UserError`` when there is no display to open a window on."""
-    try:
-        pygame.display.init()
-        pygame.font.init()
-    except pygame.error as e:
-        raise UserError(no_display_message(e)) from None
-
-
-def no_display_message(error: pygame.error) -> str:
-    return f"cannot open a window: {error} (no display? SDL_VIDEODRIVER=dummy runs without a screen)"
-
-
-def close_display() -> None:
-    """Close the window (if any) and pygame's video and fonts."""
-    pygame.font.quit()
-    pygame.display.quit()
-
-
-def layout(window_size: tuple[int, int], panes: int) -> list[pygame.Rect]:
-    """Square pane rectangles side by side, as large as fit above the HUD, centred."""
-    width, height = window_size
-    px = max(8, min(width // max(panes, 1), height - HUD_HEIGHT))
-    left = (width - px * panes) // 2
-    top = max(0, (height - HUD_HEIGHT - px) // 2)
-    return [pygame.Rect(left + i * px, top, px, px) for i in range(panes)]
+RECORD_KEY = pygame.K_F9
 
 
 @dataclass
@@ -116,9 +92,7 @@ class Window:
         self._notice, self._notice_until = "", 0.0
         self._times: deque[float] = deque(maxlen=31)
         self._panes = 0
-        self._font: pygame.font.Font | None = None
-        self._text_cache: dict[tuple[str, tuple[int, int, int]], pygame.Surface] = {}
-        self._overlay: pygame.Surface | None = None
+        self._canvas: Canvas | None = None
         self.clock = pygame.time.Clock()
 
     # -- the window -----------------------------------------------------------------------------------
@@ -129,26 +103,17 @@ class Window:
         self._set_size(self._natural_size(self.pane_size, self._panes))
         pygame.display.set_caption(f"JEDI Play: {self.session.game}")
         pygame.key.set_repeat()  # held keys are tracked, not repeated
-        self._font = pygame.font.Font(None, FONT_SIZE)
+        self._canvas = Canvas()
 
     def resize(self, size: tuple[int, int]) -> None:
         """Set the window's size (what a user's drag does)."""
         self._set_size(size)
 
     def _set_size(self, size: tuple[int, int]) -> None:
-        try:
-            pygame.display.set_mode(size, pygame.RESIZABLE)
-        except pygame.error as e:
-            raise UserError(no_display_message(e)) from None
-        self._overlay = None
+        set_window_size(size)
 
     def _natural_size(self, pane_px: int, panes: int) -> tuple[int, int]:
-        """``panes`` panes of ``pane_px`` and the HUD, shrunk to fit the desktop."""
-        desktops = pygame.display.get_desktop_sizes() if pygame.display.get_init() else []
-        if desktops:
-            width, height = desktops[0]
-            pane_px = max(64, min(pane_px, width // panes, height - HUD_HEIGHT))
-        return pane_px * panes, pane_px + HUD_HEIGHT
+        return natural_size(pane_px, panes)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -249,6 +214,8 @@ class Window:
             session.resync()
         elif key in HELP_KEYS:
             self.show_help = not self.show_help
+        elif key == RECORD_KEY:
+            session.toggle_recording()
         elif key == pygame.K_F12:
             try:
                 session.notice(f"screenshot saved to {self.save_screenshot(timestamped_name(session.game))}")
@@ -266,65 +233,19 @@ class Window:
     # -- drawing --------------------------------------------------------------------------------------
 
     def draw(self, views: list[PaneView]) -> None:
+        assert self._canvas is not None
         screen = pygame.display.get_surface()
         screen.fill(BACKGROUND)
-        rects = layout(screen.get_size(), len(views))
-        for view, rect in zip(views, rects):
-            frame = pygame.image.frombuffer(view.frame, view.frame.shape[1::-1], "RGB").convert()
-            pygame.transform.scale(frame, rect.size, screen.subsurface(rect))
-            self._caption(screen, view, rect)
-        self._hud(screen)
-        if self.show_help:
-            self._help(screen, rects)
-
-    def _caption(self, screen: pygame.Surface, view: PaneView, rect: pygame.Rect) -> None:
-        text = f"{view.title}   step {view.steps}   return {number(view.episode_return)}"
-        label = self._text(text, TEXT)
-        screen.fill((0, 0, 0), pygame.Rect(rect.left, rect.top, min(rect.width, label.get_width() + 8), LINE_HEIGHT + 2))
-        screen.blit(label, (rect.left + 4, rect.top + 3))
-        if view.caption:
-            mark = self._text(view.caption, ACCENT)
-            top = rect.top + LINE_HEIGHT + 4
-            screen.fill((0, 0, 0), pygame.Rect(rect.left, top, min(rect.width, mark.get_width() + 8), LINE_HEIGHT + 2))
-            screen.blit(mark, (rect.left + 4, top + 3))
-
-    def _hud(self, screen: pygame.Surface) -> None:
+        rects = self._canvas.panes(screen, views)
         now = time.perf_counter()
         notice = self.session.take_notice()
         if notice:
             self._notice, self._notice_until = notice, now + NOTICE_SECONDS
         shown = self._notice if now < self._notice_until else ""
-        top = screen.get_height() - HUD_HEIGHT + 4
-        for i, line in enumerate(hud_lines(self.session.hud(self.measured_fps()), shown)):
-            colour = ACCENT if (i == HUD_LINES - 1 and shown) else (TEXT if i < 2 else DIM)
-            screen.blit(self._text(line, colour), (8, top + i * LINE_HEIGHT))
-
-    def _help(self, screen: pygame.Surface, rects: list[pygame.Rect]) -> None:
-        area = rects[0].unionall(rects[1:]) if len(rects) > 1 else rects[0]
-        if self._overlay is None or self._overlay.get_size() != area.size:
-            self._overlay = pygame.Surface(area.size, pygame.SRCALPHA)
-            self._overlay.fill((0, 0, 0, 210))
-        screen.blit(self._overlay, area.topleft)
-        game, app = help_columns(self.session.keymap, self.session.game)
-        side_by_side = area.width >= 2 * HELP_COLUMN_WIDTH
-        for c, (title, rows) in enumerate((game, app)):
-            left = area.left + 12 + (c * area.width // 2 if side_by_side else 0)
-            top = area.top + 10 + (0 if side_by_side or c == 0 else (len(game[1]) + 2) * LINE_HEIGHT)
-            screen.blit(self._text(title, ACCENT), (left, top))
-            for i, (keys, what) in enumerate(rows, start=1):
-                screen.blit(self._text(keys, TEXT), (left, top + i * LINE_HEIGHT))
-                screen.blit(self._text(what, TEXT), (left + HELP_KEY_WIDTH, top + i * LINE_HEIGHT))
-
-    def _text(self, text: str, colour: tuple[int, int, int]) -> pygame.Surface:
-        """Rendered text, cached (the HUD changes a few numbers a frame; the cache is cleared when it grows)."""
-        key = (text, colour)
-        surface = self._text_cache.get(key)
-        if surface is None:
-            if len(self._text_cache) > 512:
-                self._text_cache.clear()
-            assert self._font is not None
-            surface = self._text_cache[key] = self._font.render(text, True, colour)
-        return surface
+        hud = self.session.hud(self.measured_fps())
+        self._canvas.hud(screen, hud_lines(hud, shown), notice=bool(shown))
+        if self.show_help:
+            self._canvas.help(screen, rects, help_columns(self.session.keymap, self.session.game))
 
     # -- files ----------------------------------------------------------------------------------------
 
@@ -332,13 +253,3 @@ class Window:
         """Save the window as an image (PNG for a ``.png`` name)."""
         pygame.image.save(pygame.display.get_surface(), str(path))
         return path
-
-
-
-def timestamped_name(game: str) -> Path:
-    """``jedi-play_<game>_<date>-<time>.png`` in the current folder, not overwriting an earlier one."""
-    stem = f"jedi-play_{game.lower()}_{datetime.now():%Y%m%d-%H%M%S}"
-    path, n = Path(f"{stem}.png"), 2
-    while path.exists():
-        path, n = Path(f"{stem}_{n}.png"), n + 1
-    return path

@@ -29,13 +29,20 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         with atomic_write(run_dir / "state.safetensors") as f:
             f.write(data)
     """
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        yield f
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``path`` for a writer that wants a file name (``ffmpeg``, Pillow); on success
+    the file is flushed to disk and renamed to ``path``, on failure it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path_for(path)
     try:
-        with open(tmp, "wb") as f:
-            yield f
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

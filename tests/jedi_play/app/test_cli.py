@@ -1,4 +1,4 @@
-"""``jedi-play`` end to end headless: --max-frames, --screenshot, the model it says it loaded, and bad input.
+"""``jedi-play`` end to end headless: --max-frames, --screenshot, --record, the model it says it loaded, and bad input.
 
 Runs that need their own environment (the Hub offline, no display, the bundled fallback) go through the
 installed console script; the others call ``main`` in this process.
@@ -6,7 +6,10 @@ installed console script; the others call ``main`` in this process.
 
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 
 import pygame
 import pytest
@@ -14,6 +17,7 @@ import pytest
 from cli_helpers import assert_one_line_error, script
 from jedi_play.app.cli import main
 from jedi_play.app.window import HUD_HEIGHT
+from jedi_play.data.store import EpisodeStore, read_facts
 
 
 def run_play(*args, **env):
@@ -93,4 +97,64 @@ def test_option_errors_are_one_line(capsys, tmp_path):
     assert_main_error(capsys, ["--size", "10"], "--size")
     assert_main_error(capsys, ["--max-frames", "0"], "--max-frames")
     assert_main_error(capsys, ["--screenshot", str(tmp_path / "no" / "x.png")], "--screenshot", "does not exist")
-    assert_main_error(capsys, ["--record", str(tmp_path)], "--record", "not available")
+
+
+def test_record_saves_the_episode_played(asterix_folder, tmp_path, capsys):
+    out = tmp_path / "recordings"
+    argv = ["--model", str(asterix_folder), "--record", str(out), "--max-frames", "4", "--fps", "0", "--size", "64"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].startswith("played 4 frames") and lines[-1] == f"recorded 1 episode into {out}"
+    store = EpisodeStore.open(out)
+    assert store.game == "Asterix" and [len(e) for e in store] == [4]  # the episode in progress at quit
+    assert main([*argv, "--mode", "compare", "--max-frames", "2"]) == 0  # the same folder is extended
+    assert [len(e) for e in store] == [4, 2, 2]
+    assert [read_facts(p)["world"] for p in store.paths()] == ["dream", "real", "dream"]
+
+
+def test_bad_record_folders_are_one_line_and_untouched(capsys, asterix_folder, tmp_path, episode_factory):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine")
+    assert_main_error(capsys, ["--record", str(a_file)], "--record", "not a folder")
+    breakout = EpisodeStore.create(tmp_path / "breakout", "Breakout", ["NOOP", "FIRE", "RIGHT", "LEFT"])
+    breakout.append(episode_factory(3))
+    argv = ["--model", str(asterix_folder), "--record", str(breakout.root)]
+    assert_main_error(capsys, argv, "--record", "holds Breakout episodes, not Asterix")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    assert_main_error(capsys, ["--record", str(tmp_path / "notes")], "--record", "not an episode folder")
+    assert a_file.read_text() == "mine" and len(breakout) == 1 and os.listdir(tmp_path / "notes") == ["todo.txt"]
+
+
+def test_sigterm_saves_the_episode_being_recorded(asterix_folder, tmp_path):
+    out = tmp_path / "recordings"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    env.update(SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    command = [script("jedi-play"), "--model", str(asterix_folder), "--record", str(out), "--fps", "30", "--size", "64"]
+    app = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert app.stdout is not None and "loaded the local folder" in app.stdout.readline() + app.stdout.readline()
+        time.sleep(2.0)  # some frames are played
+        app.send_signal(signal.SIGTERM)
+        app.communicate(timeout=60)
+    finally:
+        if app.poll() is None:
+            app.kill()
+    assert app.returncode == 143
+    (episode,) = EpisodeStore.open(out).load_all()
+    assert len(episode) >= 1 and episode.truncated[-1] and not episode.terminated.any()
+    assert not [p.name for p in out.iterdir() if ".tmp-" in p.name]
+
+
+def test_the_app_never_imports_trainer_and_replay_needs_no_torch():
+    code = (
+        "import sys\n"
+        "import jedi_play.app.cli, jedi_play.app.replay_window, jedi_play.app.video\n"
+        "assert 'torch' not in sys.modules, 'replay and export-video import torch'\n"
+        "import jedi_play.app.session, jedi_play.app.window, jedi_play.app.recorder, jedi_play.data.store\n"
+        "assert 'torch' in sys.modules\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'trainer'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env={**os.environ, "SDL_VIDEODRIVER": "dummy"}, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

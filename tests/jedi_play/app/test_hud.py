@@ -21,6 +21,8 @@ def test_lines_show_every_value():
     assert lines[1].startswith("step 12   reward -0.50   return 7")
     assert lines[2] == "agent: action UPLEFT   entropy 1.50   value -0.25"
     assert lines[3] == "mode: dream"
+    state.recording = True
+    assert hud_lines(state)[0] == "REC   Asterix   mode dream   controller person   world dream   PAUSED (P resume, N step)"
 
 
 def test_session_hud_after_scripted_steps(loaded):
@@ -58,6 +60,6 @@ def test_help_lists_the_games_keys_and_the_apps_keys():
     (fire_title, fire_rows), _ = help_columns(Keymap(["NOOP", "FIRE", "RIGHT", "LEFT", "RIGHTFIRE"]), "Pong")
     assert fire_title == "Pong: WASD or arrows, Space = FIRE"
     assert fire_rows[1] == ("Space", "FIRE") and fire_rows[4] == ("D+Space", "RIGHTFIRE")
-    assert app_title == "App keys" and app_rows == APP_KEYS
+    assert app_title == "App keys" and app_rows == APP_KEYS and ("F9", "record episodes on / off") in APP_KEYS
     app_key_names = {k.lower() for keys, _ in APP_KEYS for k in keys.replace("/", " ").split()}
     assert not app_key_names & set(KEY_TO_ATOM)  # no app key is a game key

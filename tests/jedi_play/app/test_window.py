@@ -4,8 +4,10 @@ import numpy as np
 import pygame
 import pytest
 
+from app_helpers import dream_outcomes
 from jedi_play.app.session import Session
-from jedi_play.app.window import HUD_HEIGHT, MODE_KEYS, STEPS_DOWN_KEYS, STEPS_UP_KEYS, Window, close_display, layout
+from jedi_play.app.window import HUD_HEIGHT, MODE_KEYS, RECORD_KEY, STEPS_DOWN_KEYS, STEPS_UP_KEYS, Window, close_display, layout
+from jedi_play.data.store import EpisodeStore
 from jedi_play.env.keymap import KEY_TO_ATOM
 
 NOOP, UP, RIGHT, LEFT, UPRIGHT = 0, 1, 2, 3, 5
@@ -30,8 +32,8 @@ def window_for(loaded):
     """``window_for(steps, **options)``: an open window over a fresh session (seed 0) that records the actions."""
     opened = []
 
-    def make(steps=None, mode="dream", **options):
-        session = Session(loaded, mode=mode, seed=0)
+    def make(steps=None, mode="dream", record=None, **options):
+        session = Session(loaded, mode=mode, seed=0, record=record)
         session.actions = []
         advance = session.advance
 
@@ -156,5 +158,35 @@ def test_resized_window_fits_the_panes_and_the_screenshot(window_for, tmp_path):
 
 def test_app_keys_are_not_game_keys():
     app_keys = {pygame.K_ESCAPE, pygame.K_p, pygame.K_n, pygame.K_BACKSPACE, pygame.K_TAB, pygame.K_r, pygame.K_y, pygame.K_h, pygame.K_F1, pygame.K_F12}
+    app_keys |= {RECORD_KEY}
     app_keys |= STEPS_UP_KEYS | STEPS_DOWN_KEYS | set(MODE_KEYS)
     assert not {pygame.key.name(k) for k in app_keys} & set(KEY_TO_ATOM)
+
+
+def hud_has_red(window):
+    """Whether the HUD shows the red REC mark."""
+    hud = screen_pixels()[window.size[1] - HUD_HEIGHT :].astype(int)
+    return bool(((hud[..., 0] > 180) & (hud[..., 1] < 90) & (hud[..., 2] < 90)).any())
+
+
+def test_record_key_toggles_recording_of_the_keys_played(window_for, loaded, tmp_path):
+    dream_outcomes(loaded, reward=1)
+    d, u = pygame.KEYDOWN, pygame.KEYUP
+    steps = {0: [(d, pygame.K_d)], 2: [(d, pygame.K_w)], 3: [(u, pygame.K_d)], 5: [(d, RECORD_KEY)], 7: [(d, RECORD_KEY)], 8: [(u, pygame.K_w)]}
+    seen = {}
+
+    def on_frame(window, frame):
+        script(steps)(window, frame)
+        if frame > 0:  # what the previous frame drew
+            seen[frame - 1] = (window.session.recording, hud_has_red(window), window.session.hud(0).episode_return)
+
+    window = window_for(max_frames=10, record=tmp_path / "rec")
+    window.on_frame = on_frame
+    window.run()
+    actions = window.session.actions
+    assert actions == [RIGHT, RIGHT, UPRIGHT, UP, UP, UP, UP, UP, NOOP, NOOP]
+    window.session.close()
+    first, second = EpisodeStore.open(tmp_path / "rec").load_all()
+    assert first.actions.tolist() == actions[:5] and second.actions.tolist() == actions[7:]  # F9 off at 5, on at 7
+    assert first.episode_return == seen[4][2] == 5  # the HUD's return when recording stopped
+    assert [seen[f][:2] for f in (4, 5, 6, 7)] == [(True, True), (False, False), (False, False), (True, True)]
