@@ -1,8 +1,11 @@
-"""Choosing the torch device: ``auto`` takes CUDA, then Apple's MPS, then the CPU, and says which."""
+"""Choosing the torch device (``auto`` takes CUDA, then Apple's MPS, then the CPU, and says which) and the
+number of CPU threads (``configure_threads``: fewer on a busy machine)."""
 
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import shutil
 
 import torch
@@ -71,3 +74,49 @@ def training_autocast(device: torch.device) -> contextlib.AbstractContextManager
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it, else all of them)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def load_average() -> float | None:
+    """The last minute's load average (runnable processes), or None where the OS has none (Windows)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def threads_for_load(cores: int, load: float | None) -> int:
+    """Torch threads for ``cores`` cores when other processes keep ``load`` of them busy: the cores left free,
+    ``max(1, cores - load rounded)`` (halves up), at most ``cores``; all the cores when the load is unknown.
+
+    On a busy 2-core machine two threads are far slower than one (a dream at about 5 frames per second
+    instead of 33 while another process used a core): threads that wait for a busy core stall the others.
+    """
+    cores = max(1, cores)
+    if load is None:
+        return cores
+    return max(1, min(cores, cores - math.floor(load + 0.5)))
+
+
+def configure_threads(requested: int | None) -> str:
+    """Set torch's CPU threads: ``requested`` when given; else, unless ``OMP_NUM_THREADS`` is set, fewer than
+    torch's default when the machine is busy (``threads_for_load``). Returns why, for the log ('' if nothing to say)."""
+    if requested is not None:
+        torch.set_num_threads(requested)
+        return ""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return ""
+    cores, load = usable_cores(), load_average()
+    threads = threads_for_load(cores, load)
+    if threads >= torch.get_num_threads():
+        return ""
+    torch.set_num_threads(threads)
+    if load is None:
+        return f"the {cores} cores this process may use"
+    return f"{threads} of {cores} cores, as the load average is {load:.1f}; --threads N sets it"

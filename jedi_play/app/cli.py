@@ -1,9 +1,11 @@
 """``jedi-play``: the command-line contract of the app (DESIGN.md, "Command-line contracts").
 
 Order of work: check the options, open pygame's display (no display is one line, before any download),
-pick the device, find and load the model (one line says what was loaded from where), start the real game
-whose first frames seed the dream, then open the window: play starts on its first frame. With ``--record``
-every episode played is saved into an episode folder; quitting (and SIGTERM) saves the ones in progress.
+set the CPU threads (fewer on a busy machine) and pick the device, find and load the model (one line says
+what was loaded from where), start the real game whose first frames seed the dream, then open the window:
+play starts on its first frame, eager, while the dream's networks are compiled in the background
+(``--compile``; by default on the CPU) and swapped in when ready. With ``--record`` every episode played
+is saved into an episode folder; quitting (and SIGTERM) saves the ones in progress.
 
 A first word naming a sub-command runs it instead: ``jedi-play export-video`` writes recorded episodes as
 an MP4 or a GIF, ``jedi-play replay`` plays them back in a window. Neither needs torch or a model.
@@ -45,6 +47,17 @@ class PlayConfig:
     size: int = field(default=640, metadata={"help": "game pane size in pixels", "metavar": "PX"})
     steps: int = field(default=3, metadata={"help": "denoising steps per frame", "metavar": "N"})
     device: Literal["auto", "cpu", "cuda", "mps"] = field(default="auto", metadata={"help": "torch device"})
+    threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "torch CPU threads (default: OMP_NUM_THREADS, else the cores the load average leaves free)",
+            "metavar": "N",
+        },
+    )
+    compile: Literal["auto", "on", "off"] = field(
+        default="auto",
+        metadata={"help": "torch.compile the dream's networks in the background while playing (auto: on the CPU)"},
+    )
     record: Path | None = field(
         default=None, metadata={"help": "record every episode played into this episode folder (F9 toggles)", "metavar": "DIR"}
     )
@@ -93,6 +106,8 @@ def check_config(config: PlayConfig) -> None:
     get_game(config.game)
     if not 1 <= config.steps <= MAX_DENOISING_STEPS:
         raise UserError(f"--steps must be between 1 and {MAX_DENOISING_STEPS}, not {config.steps}")
+    if config.threads is not None and config.threads < 1:
+        raise UserError(f"--threads must be at least 1, not {config.threads}")
     check_window_options(config.fps, config.size, config.max_frames, config.screenshot)
     if config.record is not None:
         EpisodeStore.check(config.record, config.game, "--record")
@@ -131,24 +146,31 @@ def saving_on_sigterm() -> Iterator[None]:
 def play(config: PlayConfig) -> int:
     """Run the app with ``config``; returns the exit code."""
     # torch, pygame and the Hub client are imported here, so that --help answers at once
+    from jedi_play.app.background_compile import compile_plan
     from jedi_play.app.session import AGENT_MODES, Session
     from jedi_play.app.window import Window, close_display, open_display
-    from jedi_play.device import describe_device, resolve_device
+    from jedi_play.device import configure_threads, describe_device, resolve_device
     from jedi_play.hub.download import locate_model
     from jedi_play.hub.model_folder import load_model_folder
 
     check_config(config)
     open_display()
     try:
+        why_threads = configure_threads(config.threads)
         device = resolve_device(config.device)
-        print(f"device: {describe_device(device)}", flush=True)
+        print(f"device: {describe_device(device)}" + (f"; {why_threads}" if why_threads else ""), flush=True)
         source = locate_model(config.model, config.game, config.revision)
         loaded = load_model_folder(source.folder, config.game, device)
         agent = "with its agent" if loaded.agent is not None else "without an agent"
         print(f"{source.description}: a {loaded.kind} world model of {loaded.game}, {agent}", flush=True)
         if config.mode in AGENT_MODES and loaded.agent is None:
             raise UserError(f"--mode {config.mode} needs an agent, and this model has none; try --mode dream or compare")
-        session = Session(loaded, mode=config.mode, denoising_steps=config.steps, record=config.record)
+        compiling, compile_line = compile_plan(config.compile, device)
+        if compile_line:
+            print(compile_line, flush=True)
+        session = Session(
+            loaded, mode=config.mode, denoising_steps=config.steps, record=config.record, background_compile=compiling
+        )
         try:
             window = Window(
                 session, pane_size=config.size, fps=config.fps, max_frames=config.max_frames, screenshot=config.screenshot
@@ -160,6 +182,10 @@ def play(config: PlayConfig) -> int:
             written = session.close()
     finally:
         close_display()
+    for line in session.compile_log:
+        print(line)
+    if compiling and not session.compile_log:
+        print("torch.compile: still compiling at quit; the dream played eager")
     print(f"played {stats.advanced} frames in {stats.seconds:.1f} s: {stats.mean_fps:.1f} frames per second on average")
     _report_recordings(session.recorder, written)
     return 0

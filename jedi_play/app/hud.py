@@ -1,9 +1,9 @@
 """What the windows show, free of pygame: a pane's view, the HUD's text and the help overlay's text.
 
 The HUD always has ``HUD_LINES`` lines, so the window's layout does not jump: (REC while recording,) the
-game, mode, controller and world; step, reward, return, frames per second and denoising steps; the agent's
-action, policy entropy and value (when the agent plays); and a mode-specific line (PSNR, versus score) or a
-notice.
+game, mode, controller and world; step, reward, return, frames per second and denoising steps (and where
+torch.compile stands, when the app compiles); the agent's action, policy entropy and value (when the agent
+plays); and a mode-specific line (PSNR, versus score) or a notice.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class HudState:
     agent_entropy: float = math.nan
     agent_value: float = math.nan
     detail: str = ""  # PSNR in compare mode, the score in versus mode
+    compile: str = ""  # torch.compile in the background: "compiling", "compiled", ... ("" when off)
 
 
 def count(n: int, noun: str) -> str:
@@ -93,6 +94,8 @@ def hud_lines(state: HudState, notice: str = "") -> list[str]:
         f"step {state.steps}   reward {'+' if state.reward > 0 else ''}{reward}   return {number(state.episode_return)}"
         f"   fps {state.fps:.1f}   denoising steps {state.denoising_steps}"
     )
+    if state.compile:
+        counters += f"   {state.compile}"
     if state.agent_action is not None:
         agent = f"agent: action {state.agent_action}   entropy {state.agent_entropy:.2f}   value {state.agent_value:.2f}"
     else:

@@ -189,6 +189,14 @@ class DreamGroup:
         self.stop_at_end = stop_at_end
 
     @property
+    def size(self) -> int:
+        return len(self.panes)
+
+    def use_model(self, world_model: WorldModel) -> None:
+        """Go on with ``world_model`` (the same weights, e.g. a compiled copy): the dream's state is kept."""
+        self.env.model = world_model.eval()
+
+    @property
     def denoising_steps(self) -> int:
         return self.env.denoising_steps
 

@@ -5,6 +5,10 @@ The window turns keys into calls on the session (``advance`` each frame with the
 ``toggle_recording``, ``paused``) and draws ``views()`` and ``hud(fps)``. Commands that cannot apply leave
 a notice instead of failing (``take_notice``), so no key ever stops the game. ``close`` saves the episodes
 being recorded.
+
+With ``background_compile``, the first frame starts compiling the dream's networks in the background
+(``BackgroundCompiler``) while play goes on eager; between frames, ``advance`` swaps the compiled copy in
+when it is ready. The HUD says where that stands; a failure is a notice and play stays eager.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from jedi_play.app.background_compile import BackgroundCompiler
 from jedi_play.app.engine import Engine
 from jedi_play.app.hud import HudState, PaneView, count
 from jedi_play.app.modes import CompareMode, Mode, SoloMode, VersusMode
@@ -42,8 +47,10 @@ class Session:
         denoising_steps: int | None = None,
         seed: int | None = None,
         record: Path | None = None,
+        background_compile: bool = False,
     ) -> None:
-        """``record``: an episode folder to record every episode played into (``UserError`` when unfit)."""
+        """``record``: an episode folder to record every episode played into (``UserError`` when unfit).
+        ``background_compile``: torch.compile the dream's networks in the background from the first frame on."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; the modes are {', '.join(MODES)}")
         if mode in AGENT_MODES and loaded.agent is None:
@@ -51,7 +58,10 @@ class Session:
         steps = max(1, min(denoising_steps or loaded.world_model.sampler.steps, MAX_DENOISING_STEPS))
         store = None if record is None else EpisodeStore.create(record, loaded.game, loaded.action_meanings, "--record")
         self.recorder = Recorder({"game": loaded.game, "model": str(loaded.path), "model_kind": loaded.kind}, store)
-        self.engine = Engine(loaded, steps, random.randrange(2**31) if seed is None else seed, self.recorder)
+        compiler = BackgroundCompiler(loaded.world_model) if background_compile else None
+        self.engine = Engine(loaded, steps, random.randrange(2**31) if seed is None else seed, self.recorder, compiler)
+        self.compile_log: list[str] = []  # a line per compile that ended (for the end of the run)
+        self._compile_announced = False
         self.loaded = loaded
         self.game = loaded.game
         self.keymap = Keymap(loaded.action_meanings)
@@ -65,6 +75,7 @@ class Session:
 
     def advance(self, person_action: int) -> list[PaneView]:
         """Play one frame of the current mode with the person's action; returns the panes to draw."""
+        self._poll_compile()
         mode = self.mode
         shown = [Shown(pane, mode.name, i, mode.controller_of(pane)) for i, pane in enumerate(mode.panes)]
         self.recorder.follow(shown, self.engine.denoising_steps)
@@ -150,12 +161,25 @@ class Session:
             paused=self.paused,
             recording=self.recording,
             detail=mode.detail,
+            compile=self.engine.compiler.status if self.engine.compiler is not None else "",
         )
         if mode.agent_step is not None:
             step = mode.agent_step
             state.agent_action = self.keymap.action_meanings[step.action]
             state.agent_entropy, state.agent_value = step.entropy, step.value
         return state
+
+    def _poll_compile(self) -> None:
+        """Between frames: start compiling, swap in what is compiled, say so in the HUD."""
+        compiler = self.engine.compiler
+        if compiler is None:
+            return
+        for event in self.engine.poll_compile():
+            self.compile_log.append(event.message)
+            self.notice(event.message)
+        if not self._compile_announced and compiler.busy:
+            self._compile_announced = True
+            self.notice("compiling the dream's networks in the background; playing eager meanwhile")
 
     def notice(self, text: str) -> None:
         self._notice = text

@@ -1,12 +1,16 @@
-"""Device choice: auto picks what exists; asking for a device this machine lacks is a one-line error."""
+"""Device choice: auto picks what exists; asking for a device this machine lacks is a one-line error.
+CPU threads: fewer on a busy machine, unless OMP_NUM_THREADS or --threads says otherwise."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import torch
 
 from jedi_play.cli.errors import UserError
-from jedi_play.device import describe_device, resolve_device
+from jedi_play import device as device_module
+from jedi_play.device import configure_threads, describe_device, resolve_device, threads_for_load, usable_cores
 
 
 def test_auto_and_cpu() -> None:
@@ -47,3 +51,40 @@ def test_cuda_trains_under_bf16_autocast_with_float32_heads() -> None:
     with training_autocast(device):
         logits, value, _ = agent(torch.rand(2, 3, 64, 64, device=device), agent.initial_state(2, device))
     assert logits.dtype == value.dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "threads"),
+    [
+        (2, 0.0, 2),  # an idle machine: every core
+        (2, 0.4, 2),
+        (2, 0.5, 1),  # halves round up
+        (2, 1.0, 1),  # another process on one core: one thread (33 instead of 5 dream frames per second)
+        (2, 2.6, 1),  # never fewer than one
+        (8, 2.4, 6),
+        (8, 7.5, 1),
+        (4, None, 4),  # no load average (Windows): every core
+        (1, 0.0, 1),
+    ],
+)
+def test_threads_for_load(cores: int, load: float | None, threads: int) -> None:
+    assert threads_for_load(cores, load) == threads
+
+
+def test_configure_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = torch.get_num_threads()
+    monkeypatch.setattr(device_module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(device_module, "load_average", lambda: 1.2)
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        assert configure_threads(None) == "" and torch.get_num_threads() == 2  # the user's OMP_NUM_THREADS stands
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        assert configure_threads(None) == "1 of 2 cores, as the load average is 1.2; --threads N sets it"
+        assert torch.get_num_threads() == 1
+        assert configure_threads(2) == "" and torch.get_num_threads() == 2  # --threads wins
+        monkeypatch.setattr(device_module, "load_average", lambda: 0.1)
+        assert configure_threads(None) == "" and torch.get_num_threads() == 2  # never more than torch's choice
+    finally:
+        torch.set_num_threads(before)
+    assert 1 <= usable_cores() <= (os.cpu_count() or 1)

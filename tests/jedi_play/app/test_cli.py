@@ -21,11 +21,13 @@ from jedi_play.data.store import EpisodeStore, read_facts
 
 
 def run_play(*args, **env):
-    """The installed ``jedi-play`` with the SDL dummy driver, one thread, no Hub access, and ``env`` on top."""
+    """The installed ``jedi-play`` with the SDL dummy driver, one thread, no Hub access, no compiling (unless
+    ``--compile`` is given), and ``env`` on top."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
     full.update(SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
     full.update(env)
     full = {k: v for k, v in full.items() if v is not None}
+    args = args if "--compile" in args else (*args, "--compile", "off")
     return subprocess.run([script("jedi-play"), *args], capture_output=True, text=True, timeout=300, env=full)
 
 
@@ -51,7 +53,7 @@ def test_max_frames_and_screenshot_through_the_console_script(asterix_folder, tm
 @pytest.mark.parametrize("mode", ["compare", "versus"])
 def test_two_pane_modes_in_process(mode, asterix_folder, tmp_path, capsys):
     shot = tmp_path / f"{mode}.png"
-    assert main(["--model", str(asterix_folder), "--mode", mode, "--max-frames", "3", "--fps", "0", "--size", "80", "--screenshot", str(shot)]) == 0
+    assert main(["--model", str(asterix_folder), "--mode", mode, "--max-frames", "3", "--fps", "0", "--size", "80", "--screenshot", str(shot), "--compile", "off"]) == 0
     assert "played 3 frames" in capsys.readouterr().out
     assert pygame.image.load(str(shot)).get_size() == (160, 80 + HUD_HEIGHT)
 
@@ -97,11 +99,37 @@ def test_option_errors_are_one_line(capsys, tmp_path):
     assert_main_error(capsys, ["--size", "10"], "--size")
     assert_main_error(capsys, ["--max-frames", "0"], "--max-frames")
     assert_main_error(capsys, ["--screenshot", str(tmp_path / "no" / "x.png")], "--screenshot", "does not exist")
+    assert_main_error(capsys, ["--threads", "0"], "--threads must be at least 1")
+    with pytest.raises(SystemExit) as stop:
+        main(["--compile", "sometimes"])
+    assert_one_line_error(subprocess.CompletedProcess([], stop.value.code, "", capsys.readouterr().err), "--compile", "invalid choice")
+
+
+def test_threads_flag_reaches_the_thread_choice(asterix_folder, monkeypatch, capsys):
+    """--threads N is handed to ``configure_threads`` (tested in ``test_device``); not run with 2 threads here:
+    on a busy 2-core machine that is what makes play crawl."""
+    from jedi_play import device
+
+    asked = []
+    monkeypatch.setattr(device, "configure_threads", lambda n: asked.append(n) or "")
+    assert main(["--model", str(asterix_folder), "--max-frames", "1", "--fps", "0", "--size", "64", "--threads", "3", "--compile", "off"]) == 0
+    assert main(["--model", str(asterix_folder), "--max-frames", "1", "--fps", "0", "--size", "64", "--compile", "off"]) == 0
+    assert asked == [3, None] and capsys.readouterr().out.startswith("device: cpu (1 threads)\n")
+
+
+def test_quitting_while_compiling_in_the_background(asterix_folder, tmp_path):
+    """--max-frames (as Esc) during the compile quits at once, eager all along."""
+    result = run_play("--model", str(asterix_folder), "--max-frames", "3", "--fps", "0", "--size", "64", "--compile", "on", HF_HOME=str(tmp_path / "hf"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[2] == "torch.compile: compiling the dream's networks in the background; playing eager meanwhile"
+    assert lines[3] == "torch.compile: still compiling at quit; the dream played eager" and lines[4].startswith("played 3 frames")
+    assert "Traceback" not in result.stderr
 
 
 def test_record_saves_the_episode_played(asterix_folder, tmp_path, capsys):
     out = tmp_path / "recordings"
-    argv = ["--model", str(asterix_folder), "--record", str(out), "--max-frames", "4", "--fps", "0", "--size", "64"]
+    argv = ["--model", str(asterix_folder), "--record", str(out), "--max-frames", "4", "--fps", "0", "--size", "64", "--compile", "off"]
     assert main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-2].startswith("played 4 frames") and lines[-1] == f"recorded 1 episode into {out}"
@@ -130,7 +158,7 @@ def test_sigterm_saves_the_episode_being_recorded(asterix_folder, tmp_path):
     out = tmp_path / "recordings"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
     env.update(SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
-    command = [script("jedi-play"), "--model", str(asterix_folder), "--record", str(out), "--fps", "30", "--size", "64"]
+    command = [script("jedi-play"), "--model", str(asterix_folder), "--record", str(out), "--fps", "30", "--size", "64", "--compile", "off"]
     app = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert app.stdout is not None and "loaded the local folder" in app.stdout.readline() + app.stdout.readline()

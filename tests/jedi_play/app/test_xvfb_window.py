@@ -67,12 +67,15 @@ def grab_screen(display: str) -> np.ndarray:
 
 def test_real_window_game_area_changes_with_xdotool_keys(x_display: str, asterix_folder: Path, tmp_path: Path) -> None:
     env = {**os.environ, "DISPLAY": x_display, "SDL_VIDEODRIVER": "x11", "SDL_AUDIODRIVER": "dummy", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "jedi_play.app.cli", "--game", "Asterix", "--model", str(asterix_folder), "--size", "256", "--fps", "15"]
+    command = [sys.executable, "-m", "jedi_play.app.cli", "--game", "Asterix", "--model", str(asterix_folder), "--size", "256", "--fps", "15", "--compile", "off"]
     app = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     try:
         # by process id: xdotool's --name does not read the UTF-8 title SDL sets
         window = xdotool(x_display, "search", "--sync", "--onlyvisible", "--pid", str(app.pid)).split()[0]
-        assert "JEDI Play: Asterix" in xdotool(x_display, "getwindowname", window)
+        deadline = time.monotonic() + 10  # SDL maps the window before it sets the title
+        while "JEDI Play: Asterix" not in xdotool(x_display, "getwindowname", window):
+            assert time.monotonic() < deadline, "the window never got its title"
+            time.sleep(0.1)
         xdotool(x_display, "windowfocus", "--sync", window)
         geometry = dict(line.split("=") for line in xdotool(x_display, "getwindowgeometry", "--shell", window).split())
         x, y, w, h = (int(geometry[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
