@@ -8,6 +8,7 @@ onto the display surface.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,8 @@ TEXT = (230, 230, 230)
 DIM = (150, 150, 160)
 ACCENT = (255, 210, 90)
 RECORDING = (230, 40, 40)
+PAUSED_FPS = 30  # the loop's rate while paused, so that a paused uncapped window does not spin
+NOTICE_SECONDS = 2.5
 
 Colour = tuple[int, int, int]
 
@@ -84,6 +87,48 @@ def timestamped_name(name: str) -> Path:
     while path.exists():
         path, n = Path(f"{stem}_{n}.png"), n + 1
     return path
+
+
+def loop_rate(fps: int, paused: bool) -> int:
+    """The frame cap to tick at: ``fps`` (0 for none), at most ``PAUSED_FPS`` while paused."""
+    return min(fps or PAUSED_FPS, PAUSED_FPS) if paused else fps
+
+
+def save_window(path: Path) -> Path:
+    """Save the window as an image (PNG for a ``.png`` name)."""
+    pygame.image.save(pygame.display.get_surface(), str(path))
+    return path
+
+
+def save_window_on_exit(path: Path) -> None:
+    """``save_window`` for ``--screenshot``: a failure is one ``UserError`` line."""
+    try:
+        save_window(path)
+    except (pygame.error, OSError) as e:
+        raise UserError(f"could not save the screenshot {path}: {e}") from None
+
+
+def screenshot_notice(name: str) -> str:
+    """Save the window under a new timestamped name (F12); returns the notice saying where, or why not."""
+    try:
+        return f"screenshot saved to {save_window(timestamped_name(name))}"
+    except (pygame.error, OSError) as e:
+        return f"could not save a screenshot: {e}"
+
+
+class TimedNotice:
+    """A one-line notice shown in the HUD for ``NOTICE_SECONDS``."""
+
+    def __init__(self) -> None:
+        self._text, self._until = "", 0.0
+
+    def show(self, text: str) -> None:
+        self._text, self._until = text, time.perf_counter() + NOTICE_SECONDS
+
+    @property
+    def text(self) -> str:
+        """The notice while it lasts, else ''."""
+        return self._text if time.perf_counter() < self._until else ""
 
 
 class Canvas:

@@ -7,7 +7,6 @@ runs without a screen (tests, scripts), and ``max_frames`` / ``screenshot`` work
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,16 +16,16 @@ import pygame  # noqa: E402
 from jedi_play.app.canvas import (  # noqa: E402
     BACKGROUND,
     Canvas,
+    TimedNotice,
+    loop_rate,
     natural_size,
     open_display,
+    save_window_on_exit,
+    screenshot_notice,
     set_window_size,
-    timestamped_name,
 )
 from jedi_play.app.replay import REPLAY_KEYS, ReplayPlayer, step_speed  # noqa: E402
-from jedi_play.cli.errors import UserError  # noqa: E402
 
-NOTICE_SECONDS = 2.5
-PAUSED_FPS = 30
 FASTER_KEYS = {pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS, pygame.K_UP}
 SLOWER_KEYS = {pygame.K_MINUS, pygame.K_KP_MINUS, pygame.K_UNDERSCORE, pygame.K_DOWN}
 NEXT_KEYS = {pygame.K_RIGHT, pygame.K_PAGEDOWN}
@@ -55,7 +54,7 @@ class ReplayWindow:
         self.on_frame = on_frame
         self.show_help = False
         self.running = False
-        self._notice, self._notice_until = "", 0.0
+        self._notice = TimedNotice()
         self._canvas: Canvas | None = None
         self.clock = pygame.time.Clock()
 
@@ -87,14 +86,11 @@ class ReplayWindow:
             frames += 1
             if self.max_frames is not None and frames >= self.max_frames:
                 break
-            self.clock.tick(self.fps if not self.player.paused else min(self.fps or PAUSED_FPS, PAUSED_FPS))
+            self.clock.tick(loop_rate(self.fps, self.player.paused))
             if not self.player.paused:
                 self.player.advance()
         if self.screenshot is not None:
-            try:
-                pygame.image.save(pygame.display.get_surface(), str(self.screenshot))
-            except (pygame.error, OSError) as e:
-                raise UserError(f"could not save the screenshot {self.screenshot}: {e}") from None
+            save_window_on_exit(self.screenshot)
         return frames
 
     def handle(self, event: pygame.event.Event) -> None:
@@ -114,7 +110,7 @@ class ReplayWindow:
             player.advance()
         elif key in FASTER_KEYS or key in SLOWER_KEYS:
             self.fps = step_speed(self.fps, faster=key in FASTER_KEYS)
-            self._show(f"speed: {self.fps} frames per second" if self.fps else "speed: uncapped")
+            self._notice.show(f"speed: {self.fps} frames per second" if self.fps else "speed: uncapped")
         elif key in NEXT_KEYS:
             player.next_episode()
         elif key in PREVIOUS_KEYS:
@@ -124,18 +120,7 @@ class ReplayWindow:
         elif key in (pygame.K_h, pygame.K_F1):
             self.show_help = not self.show_help
         elif key == pygame.K_F12:
-            self._screenshot_now()
-
-    def _screenshot_now(self) -> None:
-        path = timestamped_name(f"replay_{self.player.recordings.game}")
-        try:
-            pygame.image.save(pygame.display.get_surface(), str(path))
-            self._show(f"screenshot saved to {path}")
-        except (pygame.error, OSError) as e:
-            self._show(f"could not save a screenshot: {e}")
-
-    def _show(self, notice: str) -> None:
-        self._notice, self._notice_until = notice, time.perf_counter() + NOTICE_SECONDS
+            self._notice.show(screenshot_notice(f"replay_{self.player.recordings.game}"))
 
     def draw(self) -> None:
         assert self._canvas is not None
@@ -144,8 +129,8 @@ class ReplayWindow:
         rects = self._canvas.panes(screen, [self.player.view()])
         notice = self.player.take_notice()
         if notice:
-            self._show(notice)
-        shown = self._notice if time.perf_counter() < self._notice_until else ""
+            self._notice.show(notice)
+        shown = self._notice.text
         self._canvas.hud(screen, self.player.hud_lines(self.fps, shown), notice=bool(shown))
         if self.show_help:
             self._canvas.help(screen, rects, [("Replay keys", REPLAY_KEYS)])

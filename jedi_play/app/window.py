@@ -22,23 +22,23 @@ from jedi_play.app.canvas import (  # noqa: E402  (re-exported: the window's lay
     BACKGROUND,
     HUD_HEIGHT,
     Canvas,
+    TimedNotice,
     close_display,
     layout,
+    loop_rate,
     natural_size,
     no_display_message,
     open_display,
+    save_window_on_exit,
+    screenshot_notice,
     set_window_size,
-    timestamped_name,
 )
 from jedi_play.app.hud import PaneView, help_columns, hud_lines  # noqa: E402
 from jedi_play.app.session import MODES, Session  # noqa: E402
-from jedi_play.cli.errors import UserError  # noqa: E402
 from jedi_play.env.keymap import KEY_TO_ATOM  # noqa: E402
 
 __all__ = ["HUD_HEIGHT", "RunStats", "Window", "close_display", "layout", "no_display_message", "open_display"]
 
-PAUSED_FPS = 30  # the loop's rate while paused, so that a paused uncapped window does not spin
-NOTICE_SECONDS = 2.5
 
 QUIT_KEYS = {pygame.K_ESCAPE}
 STEPS_UP_KEYS = {pygame.K_PLUS, pygame.K_EQUALS, pygame.K_KP_PLUS}
@@ -89,7 +89,7 @@ class Window:
         self.held: list[str] = []  # game keys held, oldest first
         self._tapped: list[str] = []  # game keys pressed during this frame
         self._single_step = False
-        self._notice, self._notice_until = "", 0.0
+        self._notice = TimedNotice()
         self._times: deque[float] = deque(maxlen=31)
         self._panes = 0
         self._canvas: Canvas | None = None
@@ -100,20 +100,14 @@ class Window:
     def open(self) -> None:
         open_display()
         self._panes = len(self.session.views())
-        self._set_size(self._natural_size(self.pane_size, self._panes))
+        set_window_size(natural_size(self.pane_size, self._panes))
         pygame.display.set_caption(f"JEDI Play: {self.session.game}")
         pygame.key.set_repeat()  # held keys are tracked, not repeated
         self._canvas = Canvas()
 
     def resize(self, size: tuple[int, int]) -> None:
         """Set the window's size (what a user's drag does)."""
-        self._set_size(size)
-
-    def _set_size(self, size: tuple[int, int]) -> None:
         set_window_size(size)
-
-    def _natural_size(self, pane_px: int, panes: int) -> tuple[int, int]:
-        return natural_size(pane_px, panes)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -151,12 +145,9 @@ class Window:
             frames += 1
             if self.max_frames is not None and frames >= self.max_frames:
                 break
-            self.clock.tick(self.fps if not self.session.paused else min(self.fps or PAUSED_FPS, PAUSED_FPS))
+            self.clock.tick(loop_rate(self.fps, self.session.paused))
         if self.screenshot is not None:
-            try:
-                self.save_screenshot(self.screenshot)
-            except (pygame.error, OSError) as e:
-                raise UserError(f"could not save the screenshot {self.screenshot}: {e}") from None
+            save_window_on_exit(self.screenshot)
         return RunStats(frames, advanced, last - first)
 
     def person_action(self) -> int:
@@ -217,10 +208,7 @@ class Window:
         elif key == RECORD_KEY:
             session.toggle_recording()
         elif key == pygame.K_F12:
-            try:
-                session.notice(f"screenshot saved to {self.save_screenshot(timestamped_name(session.game))}")
-            except (pygame.error, OSError) as e:
-                session.notice(f"could not save a screenshot: {e}")
+            session.notice(screenshot_notice(session.game))
 
     def _fit(self, panes: int) -> None:
         """When a mode with another number of panes starts, resize the window to keep each pane's size."""
@@ -228,7 +216,7 @@ class Window:
             return
         pane_px = layout(self.size, self._panes)[0].width if self._panes else self.pane_size
         self._panes = panes
-        self._set_size(self._natural_size(pane_px, panes))
+        set_window_size(natural_size(pane_px, panes))
 
     # -- drawing --------------------------------------------------------------------------------------
 
@@ -237,19 +225,11 @@ class Window:
         screen = pygame.display.get_surface()
         screen.fill(BACKGROUND)
         rects = self._canvas.panes(screen, views)
-        now = time.perf_counter()
         notice = self.session.take_notice()
         if notice:
-            self._notice, self._notice_until = notice, now + NOTICE_SECONDS
-        shown = self._notice if now < self._notice_until else ""
+            self._notice.show(notice)
+        shown = self._notice.text
         hud = self.session.hud(self.measured_fps())
         self._canvas.hud(screen, hud_lines(hud, shown), notice=bool(shown))
         if self.show_help:
             self._canvas.help(screen, rects, help_columns(self.session.keymap, self.session.game))
-
-    # -- files ----------------------------------------------------------------------------------------
-
-    def save_screenshot(self, path: Path) -> Path:
-        """Save the window as an image (PNG for a ``.png`` name)."""
-        pygame.image.save(pygame.display.get_surface(), str(path))
-        return path
