@@ -1,4 +1,5 @@
-"""``jedi-train``: whole-agent training, and the sub-commands ``collect`` and ``inspect``.
+"""``jedi-train``: whole-agent training, and the sub-commands ``collect``, ``inspect``, ``world-model``,
+``export`` and ``push``.
 
 ``jedi-train --game NAME --world-model jedi|diamond --preset ...`` trains a whole agent; a first word
 naming a sub-command runs that step alone.
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from jedi_play.cli.errors import run_main
+from jedi_play.cli.errors import UserError, run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
 from jedi_play.env.games import get_game
 from jedi_play.hub.weight_codec import WEIGHTS_DTYPES
@@ -31,7 +33,8 @@ def _train_parser() -> CliParser:
         description="Train a JEDI or DIAMOND agent on an Atari 100k game.",
         epilog="sub-commands: 'jedi-train collect' collects random-policy episodes into a folder; "
         "'jedi-train inspect DIR' checks and summarises one; 'jedi-train world-model' trains a world model "
-        "on one. Each answers --help.",
+        "on one; 'jedi-train export RUN_DIR' writes a run's model folder and 'jedi-train push RUN_DIR' uploads it "
+        "to the Hugging Face Hub. Each answers --help.",
     )
     add_dataclass_args(parser, TrainConfig)
     return parser
@@ -83,7 +86,9 @@ def _train(argv: Sequence[str]) -> int:
 
 
 def _world_model(argv: Sequence[str]) -> int:
-    parser = CliParser(prog=f"{PROG} world-model", description="Train a JEDI or DIAMOND world model on an episode folder.")
+    parser = CliParser(
+        prog=f"{PROG} world-model", description="Train a JEDI or DIAMOND world model on an episode folder."
+    )
     add_dataclass_args(parser, WorldModelTrainConfig)
     config = dataclass_from_args(WorldModelTrainConfig, parser.parse_args(argv))
     val = train_world_model(config)
@@ -93,18 +98,61 @@ def _world_model(argv: Sequence[str]) -> int:
 
 
 def _export(argv: Sequence[str]) -> int:
-    parser = CliParser(prog=f"{PROG} export", description="Write a run's model as a model folder (config.json, safetensors, card).")
+    parser = CliParser(
+        prog=f"{PROG} export", description="Write a run's model as a model folder (config.json, safetensors, card)."
+    )
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="training run folder")
     parser.add_argument("--to", type=Path, required=True, metavar="DIR", help="model folder to write")
     parser.add_argument(
-        "--weights", choices=WEIGHTS_DTYPES, default="float32", help="weight storage: float32, float16 (half the size) or int8 (a quarter; per-channel scales)"
+        "--weights",
+        choices=WEIGHTS_DTYPES,
+        default="float32",
+        help="weight storage: float32, float16 (half the size) or int8 (a quarter; per-channel scales)",
     )
     args = parser.parse_args(argv)
     print(f"exported {args.run_dir} to {export_run(args.run_dir, args.to, args.weights)} ({args.weights} weights)")
     return 0
 
 
-SUBCOMMANDS = {"collect": _collect, "inspect": _inspect, "world-model": _world_model, "export": _export}
+def _push(argv: Sequence[str]) -> int:
+    parser = CliParser(
+        prog=f"{PROG} push",
+        description="Export a run's model (as 'export' does) and upload it to a Hugging Face Hub repo in one commit: "
+        "config.json, the safetensors weights and the model card. Uses your token: HF_TOKEN or `hf auth login`.",
+    )
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="training run folder")
+    parser.add_argument("--repo-id", required=True, metavar="NAMESPACE/NAME", help="Hub model repo, created if missing")
+    parser.add_argument("--revision", default="main", metavar="BRANCH", help="branch to commit to, created if missing")
+    parser.add_argument(
+        "--private", action="store_true", help="create the repo private (an existing repo keeps its visibility)"
+    )
+    parser.add_argument(
+        "--weights",
+        choices=WEIGHTS_DTYPES,
+        default="int8",
+        help="weight storage: float32, float16 or int8 (default: int8, a quarter of float32's size)",
+    )
+    parser.add_argument("--message", metavar="TEXT", help="commit message (default: names the run and the weights)")
+    args = parser.parse_args(argv)
+
+    from jedi_play.hub.upload import check_target, push_folder  # imports huggingface_hub: only when pushing
+
+    check_target(args.repo_id, args.revision)
+    if not args.run_dir.is_dir():
+        raise UserError(f"{args.run_dir} is not a folder: give a training run folder")
+    if args.message is not None and not args.message.strip():
+        raise UserError("--message is empty")
+    message = args.message or f"Upload {args.run_dir.resolve().name} ({args.weights} weights) with jedi-train push"
+    with tempfile.TemporaryDirectory(prefix="jedi-train-push-") as tmp:
+        folder = export_run(args.run_dir, Path(tmp) / "model", args.weights)
+        result = push_folder(folder, args.repo_id, args.revision, private=args.private, message=message)
+    print(
+        f"pushed {args.run_dir} to {result.repo_id} at revision {result.revision}: commit {result.commit} ({result.commit_url})"
+    )
+    return 0
+
+
+SUBCOMMANDS = {"collect": _collect, "inspect": _inspect, "world-model": _world_model, "export": _export, "push": _push}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

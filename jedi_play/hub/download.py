@@ -16,11 +16,7 @@ environment variable ``JEDI_PLAY_ASSETS`` (read when this module is imported) re
 
 from __future__ import annotations
 
-import importlib
-import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -29,9 +25,7 @@ from huggingface_hub import constants, snapshot_download
 from huggingface_hub.utils import (
     GatedRepoError,
     HFValidationError,
-    HfHubHTTPError,
     LocalEntryNotFoundError,
-    OfflineModeIsEnabled,
     RepositoryNotFoundError,
     RevisionNotFoundError,
     validate_repo_id,
@@ -39,6 +33,7 @@ from huggingface_hub.utils import (
 
 from jedi_play.cli.errors import UserError
 from jedi_play.env.games import get_game
+from jedi_play.hub.hub_errors import is_offline, one_line, quiet_hub_logs, short_reason, transport_errors
 
 DEFAULT_REPO = "jedi-play/{game}-jedi"
 BUNDLED_DIR = Path(os.environ.get("JEDI_PLAY_ASSETS") or Path(__file__).resolve().parents[2] / "assets")
@@ -126,12 +121,12 @@ def _default_model(game: str, revision: str | None) -> ModelSource:
 def _download(repo_id: str, revision: str | None) -> ModelSource:
     """Download (or find in the cache) ``repo_id`` at ``revision``; raise ``_HubFailure`` saying why not."""
     try:
-        with _quiet_hub_logs():
+        with quiet_hub_logs():
             folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=ALLOW_PATTERNS))
-    except Exception as error:  # classified below; anything unexpected is re-raised
+    except Exception as error:  # noqa: BLE001 - classified below; anything unexpected is re-raised
         raise _classify(error, repo_id, revision) from None
     if not (folder / "config.json").is_file():
-        at = f" at revision {_one_line(revision)}" if revision else ""
+        at = f" at revision {one_line(revision)}" if revision else ""
         raise _HubFailure(
             f"the Hub repo {repo_id}{at} has no config.json: it is not a JEDI Play model",
             f"the Hub repo {repo_id}{at} has no config.json",
@@ -140,7 +135,7 @@ def _download(repo_id: str, revision: str | None) -> ModelSource:
     commit = folder.name[:7]
     at = f"{revision} ({commit})" if revision and not folder.name.startswith(revision) else commit
     where = f"from the Hub (cached in {folder})"
-    if _offline():
+    if is_offline():
         where = "from the Hub cache (offline: HF_HUB_OFFLINE is set)"
     return ModelSource(folder, "hub", f"loaded {repo_id} at revision {at} {where}")
 
@@ -149,7 +144,7 @@ def _classify(error: Exception, repo_id: str, revision: str | None) -> _HubFailu
     """Turn what ``snapshot_download`` raised into a one-line ``_HubFailure``; re-raise what is not about the Hub."""
     cache = constants.HF_HUB_CACHE
     if isinstance(error, RevisionNotFoundError):
-        text = f"the Hub repo {repo_id} has no revision {_one_line(str(revision or 'main'))}"
+        text = f"the Hub repo {repo_id} has no revision {one_line(str(revision or 'main'))}"
         return _HubFailure(text, text, fallback=True)
     if isinstance(error, GatedRepoError):
         text = f"the Hub repo {repo_id} is gated: ask for access on its page and log in with `hf auth login`"
@@ -160,65 +155,22 @@ def _classify(error: Exception, repo_id: str, revision: str | None) -> _HubFailu
             f"the Hub has no repo {repo_id}",
             fallback=True,
         )
-    if _offline() or _in_chain(error, OfflineModeIsEnabled):
+    if is_offline(error):
         return _HubFailure(
             f"cannot download {repo_id}: offline (HF_HUB_OFFLINE is set) and it is not in the cache {cache}",
             "offline: HF_HUB_OFFLINE is set",
             fallback=True,
         )
-    if isinstance(error, (LocalEntryNotFoundError, ConnectionError, *_transport_errors())):
-        short = _short_reason(error)
+    if isinstance(error, (LocalEntryNotFoundError, ConnectionError, *transport_errors())):
+        short = short_reason(error)
         return _HubFailure(
             f"could not reach the Hub for {repo_id} ({short}) and it is not in the cache {cache}",
             f"could not reach the Hub: {short}",
             fallback=True,
         )
     if isinstance(error, (OSError, ValueError)):  # other HTTP errors, a damaged cache, a full disk
-        return _HubFailure(f"could not download {repo_id} from the Hub: {_short_reason(error)}", "", fallback=False)
+        return _HubFailure(f"could not download {repo_id} from the Hub: {short_reason(error)}", "", fallback=False)
     raise error
-
-
-def _transport_errors() -> tuple[type[Exception], ...]:
-    """The base error classes of the HTTP library ``huggingface_hub`` uses (httpx2, httpx; requests' are OSErrors)."""
-    found: list[type[Exception]] = []
-    for name in ("httpx2", "httpx"):
-        try:
-            found.append(importlib.import_module(name).HTTPError)
-        except (ImportError, AttributeError):
-            pass
-    return tuple(found)
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and its causes / contexts, outermost first."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def _in_chain(error: BaseException, kind: type[BaseException]) -> bool:
-    return any(isinstance(e, kind) for e in _chain(error))
-
-
-def _short_reason(error: BaseException) -> str:
-    """One short line: the HTTP status if the Hub answered, else the innermost cause's first line."""
-    for e in _chain(error):
-        if isinstance(e, HfHubHTTPError) and getattr(e, "response", None) is not None:
-            return f"HTTP {e.response.status_code}"
-    root = list(_chain(error))[-1]
-    lines = str(root).strip().splitlines()
-    return _one_line(f"{type(root).__name__}: {lines[0]}" if lines else type(root).__name__)[:160]
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _offline() -> bool:
-    return bool(getattr(constants, "HF_HUB_OFFLINE", False))
 
 
 def _show(path: Path) -> str:
@@ -227,15 +179,3 @@ def _show(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
-
-
-@contextmanager
-def _quiet_hub_logs() -> Iterator[None]:
-    """Silence ``huggingface_hub``'s warnings (retries, fallbacks) so that an error stays one line on stderr."""
-    logger = logging.getLogger("huggingface_hub")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)

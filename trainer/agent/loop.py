@@ -162,7 +162,7 @@ class AgentTraining:
             self.collector = Collector(self.env, self.store, seed=config.seed + len(episodes), on_episode=self._on_episode)
         self.player = AgentPlayer(self.world_model, self.agent, epsilon=COLLECT_EPSILON, seed=seed + 2)
         self.dream = DreamEnv(self.world_model, self.preset.denoising_steps, sample_outcomes=True)
-        self.imagination = ImaginationConfig(horizon=self.preset.horizon)
+        self.imagination = ImaginationConfig(horizon=self.preset.horizon, entropy_weight=self.preset.entropy_weight)
 
     # -- bookkeeping -----------------------------------------------------------------------------
 

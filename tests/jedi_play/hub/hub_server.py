@@ -12,11 +12,30 @@ It implements what ``snapshot_download`` (huggingface_hub 2.4.0) calls, with the
 - errors as the Hub sends them: an ``X-Error-Code`` header (``RepoNotFound``, ``RevisionNotFound``,
   ``EntryNotFound``; ``hf_raise_for_status`` reads it) and an ``X-Error-Message``.
 
+and what ``HfApi.create_repo``, ``create_branch`` and ``create_commit`` call to upload (``jedi-train push``):
+
+- ``POST /api/repos/create``: JSON ``name``, ``organization``, ``type``, ``visibility``; answers ``url``, or
+  409 with ``url`` when the repo exists (``exist_ok=True`` reads the url from the 409). A new repo has one
+  commit on ``main`` holding ``.gitattributes``, as on the Hub. The request bodies are kept in ``created``;
+- ``POST /api/models/{repo_id}/branch/{branch}``: a branch from ``startingPoint`` or ``main``; 409 if it exists;
+- ``POST /api/validate-yaml``: the README check ``create_commit`` makes first; a card without YAML metadata
+  gets a warning (the client turns it into a Python warning), nothing is an error;
+- ``POST /api/models/{repo_id}/preupload/{rev}``: ``uploadMode: "regular"`` and ``shouldIgnore: false`` for
+  every file, so the client sends the bytes inline in the commit (no LFS or Xet transfer, hf_xet or not),
+  and the ``oid`` (git blob id) of a file the branch already holds, so unchanged files are not sent again;
+- ``POST /api/models/{repo_id}/commit/{rev}``: NDJSON, a ``header`` line then ``file`` lines with base64
+  ``content`` (``deletedFile`` too); the new commit holds the parent's files plus these and the branch moves
+  to it; answers ``commitOid``, ``commitUrl``, ``success``. ``lfsFile`` lines are refused (400).
+
+Writes need ``Authorization: Bearer <token>``: none, or a token in ``revoked_tokens``, is a 401 (the
+latter with the Hub's ``Invalid credentials in Authorization header``); one in ``read_only_tokens`` a 403.
+
 Revisions are branch or tag names or full commit shas. Every request is logged in ``FakeHub.requests``.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -36,12 +55,16 @@ class FakeHub:
         self.refs: dict[str, dict[str, str]] = {}  # repo id -> branch/tag/sha -> commit sha
         self.commits: dict[str, dict[str, bytes]] = {}  # commit sha -> files
         self.requests: list[tuple[str, str]] = []  # (method, decoded path)
+        self.created: dict[str, dict] = {}  # repo id -> the JSON body of its POST /api/repos/create
+        self.messages: dict[str, str] = {}  # commit sha -> the summary of a commit POSTed to the hub
+        self.read_only_tokens: set[str] = set()  # 403 on writes
+        self.revoked_tokens: set[str] = set()  # 401 on writes
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> FakeHub:
+    def __enter__(self) -> FakeHub:  # noqa: PYI034 - FakeHub is not subclassed
         self._thread.start()
         return self
 
@@ -75,14 +98,14 @@ class FakeHub:
 
 
 def _is_lfs(name: str) -> bool:
-    return name.endswith(".safetensors") or name.endswith(".bin")
+    return name.endswith((".safetensors", ".bin"))
 
 
 def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+        def log_message(self, format: str, *args: object) -> None:  # quiet
             pass
 
         def do_HEAD(self) -> None:
@@ -105,6 +128,111 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if len(parts) >= 5 and parts[2] == "resolve":
                 return self._resolve("/".join(parts[:2]), parts[3], "/".join(parts[4:]), body)
             self._send(404, b'{"error": "Not Found"}', {"Content-Type": "application/json"}, body)
+
+        def do_POST(self) -> None:
+            data = self._read_body()  # first: an answer before the body is read would desync keep-alive
+            parts = [unquote(p) for p in urlsplit(self.path).path.strip("/").split("/")]
+            hub.requests.append((self.command, "/" + "/".join(parts)))
+            if parts == ["api", "validate-yaml"]:
+                return self._validate_yaml(json.loads(data))
+            if not self._authorized():
+                return None
+            if parts == ["api", "repos", "create"]:
+                return self._create_repo(json.loads(data))
+            if parts[:2] == ["api", "models"] and len(parts) == 6:
+                repo_id, action, rev = "/".join(parts[2:4]), parts[4], parts[5]
+                if action == "branch":
+                    return self._create_branch(repo_id, rev, json.loads(data or b"{}"))
+                if action == "preupload":
+                    return self._preupload(repo_id, rev, json.loads(data))
+                if action == "commit":
+                    return self._new_commit(repo_id, rev, [json.loads(line) for line in data.splitlines() if line])
+            return self._send(404, b'{"error": "Not Found"}', {"Content-Type": "application/json"}, True)
+
+        def _read_body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            data = b""
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline().strip():  # trailers, then the blank line
+                pass
+            return data
+
+        def _authorized(self) -> bool:
+            """Whether the request carries a write token; else the Hub's 401 or 403 is sent."""
+            token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not token or token in hub.revoked_tokens:
+                message = "Invalid credentials in Authorization header" if token else "You must be authenticated"
+                self._send_error(401, None, message)
+                return False
+            if token in hub.read_only_tokens:
+                self._send_error(403, None, "You don't have the rights to write to this repo")
+                return False
+            return True
+
+        def _create_repo(self, payload: dict) -> None:
+            repo_id = f"{payload.get('organization')}/{payload['name']}"
+            url = f"{hub.endpoint}/{repo_id}"
+            if repo_id in hub.refs:
+                return self._json({"error": "You already created this model repo", "url": url}, 409)
+            hub.created[repo_id] = payload
+            hub.add_commit(repo_id, {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"})
+            return self._json({"url": url, "name": repo_id, "id": repo_id})
+
+        def _create_branch(self, repo_id: str, branch: str, payload: dict) -> None:
+            sha = self._commit(repo_id, payload.get("startingPoint") or "main")
+            if sha is None:
+                return None
+            if branch in hub.refs[repo_id]:
+                return self._send_error(409, None, f"Reference refs/heads/{branch} already exists")
+            hub.refs[repo_id][branch] = sha
+            return self._json({})
+
+        def _validate_yaml(self, payload: dict) -> None:
+            warnings = []
+            if not payload.get("content", "").startswith("---"):
+                warnings.append({"message": "empty or missing yaml metadata in repo card"})
+            self._json({"errors": [], "warnings": warnings})
+
+        def _preupload(self, repo_id: str, rev: str, payload: dict) -> None:
+            sha = self._commit(repo_id, rev)
+            if sha is not None:
+                held = hub.commits[sha]
+                files = [
+                    {
+                        "path": f["path"],
+                        "uploadMode": "regular",
+                        "shouldIgnore": False,
+                        "oid": git_blob_id(held[f["path"]]) if f["path"] in held else None,
+                    }
+                    for f in payload["files"]
+                ]
+                self._json({"files": files, "commitOid": sha})
+
+        def _new_commit(self, repo_id: str, rev: str, lines: list[dict]) -> None:
+            parent = self._commit(repo_id, rev)
+            if parent is None:
+                return None
+            if rev in hub.commits:
+                return self._send_error(400, None, f"Invalid rev id: {rev} is a commit, not a branch")
+            files = dict(hub.commits[parent])
+            header = lines[0]["value"] if lines and lines[0]["key"] == "header" else {}
+            for line in lines[1:]:
+                value = line["value"]
+                if line["key"] == "file" and value.get("encoding") == "base64":
+                    files[value["path"]] = base64.b64decode(value["content"])
+                elif line["key"] == "deletedFile":
+                    if files.pop(value["path"], None) is None:
+                        return self._send_error(404, "EntryNotFound", "A file with this name doesn't exist")
+                else:  # lfsFile: this hub stores no LFS objects (preupload never asks for them)
+                    return self._send_error(400, None, f"unsupported commit operation {line['key']}")
+            sha = hub.add_commit(repo_id, files, refs=(rev,))
+            hub.messages[sha] = header.get("summary", "")
+            return self._json(
+                {"success": True, "commitOid": sha, "commitUrl": f"{hub.endpoint}/{repo_id}/commit/{sha}"}
+            )
 
         def _commit(self, repo_id: str, rev: str, body: bool = True) -> str | None:
             """The commit sha of ``rev`` in ``repo_id``, or None after sending the Hub's 404."""
@@ -168,13 +296,19 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 headers["ETag"] = f'"{git_blob_id(data)}"'
             self._send(200, data, headers, body)
 
-        def _json(self, value: object) -> None:
-            self._send(200, json.dumps(value).encode(), {"Content-Type": "application/json"}, True)
+        def _json(self, value: object, status: int = 200) -> None:
+            self._send(status, json.dumps(value).encode(), {"Content-Type": "application/json"}, True)
 
         def _error(self, code: str, message: str, body: bool, extra: dict[str, str] | None = None) -> None:
-            headers = {"Content-Type": "application/json", "X-Error-Code": code, "X-Error-Message": message}
-            headers.update(extra or {})
-            self._send(404, json.dumps({"error": message}).encode(), headers, body)
+            self._send_error(404, code, message, body, extra)
+
+        def _send_error(
+            self, status: int, code: str | None, message: str, body: bool = True, extra: dict[str, str] | None = None
+        ) -> None:
+            headers = {"Content-Type": "application/json", "X-Error-Message": message, **(extra or {})}
+            if code is not None:
+                headers["X-Error-Code"] = code
+            self._send(status, json.dumps({"error": message}).encode(), headers, body)
 
         def _send(self, status: int, data: bytes, headers: dict[str, str], body: bool) -> None:
             self.send_response(status)
