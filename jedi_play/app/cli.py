@@ -186,7 +186,10 @@ def play(config: PlayConfig) -> int:
         print(line)
     if compiling and not session.compile_log:
         print("torch.compile: still compiling at quit; the dream played eager")
-    print(f"played {stats.advanced} frames in {stats.seconds:.1f} s: {stats.mean_fps:.1f} frames per second on average")
+    print(
+        f"played {stats.advanced} frames in {stats.seconds:.1f} s: {stats.mean_fps:.1f} frames per second on average; "
+        f"{stats.game_steps} stepped the game, at {stats.steps_per_second:.1f} game steps per second"
+    )
     _report_recordings(session.recorder, written)
     return 0
 

@@ -66,6 +66,7 @@ class Session:
         self.game = loaded.game
         self.keymap = Keymap(loaded.action_meanings)
         self.paused = False
+        self.game_steps = 0  # frames on which some pane stepped its game
         self._notice = ""
         self.engine.new_real_episode()  # the real game's first frames are every dream's first context
         self.mode: Mode = self._build(mode)
@@ -79,7 +80,10 @@ class Session:
         mode = self.mode
         shown = [Shown(pane, mode.name, i, mode.controller_of(pane)) for i, pane in enumerate(mode.panes)]
         self.recorder.follow(shown, self.engine.denoising_steps)
-        self.mode.advance(int(person_action))
+        before = [pane.steps for pane in mode.panes]
+        mode.advance(int(person_action))
+        if any(pane.steps > n for pane, n in zip(mode.panes, before)):  # a reset only lowers the counts
+            self.game_steps += 1
         return self.mode.views()
 
     def views(self) -> list[PaneView]:

@@ -53,15 +53,26 @@ RECORD_KEY = pygame.K_F9
 
 @dataclass
 class RunStats:
-    """What one run of the window did: frames drawn, frames advanced and the time they took."""
+    """What one run of the window did: frames drawn, frames advanced, game steps and the time they took.
+
+    A frame advances whenever play is not paused; it steps the game when some pane took a step (not while
+    a finished episode or match is on show). ``step_seconds`` is the time from the frame before to each
+    frame that stepped, so ``steps_per_second`` is the speed of play itself, whatever the holds in between.
+    """
 
     frames: int
     advanced: int
     seconds: float
+    game_steps: int = 0
+    step_seconds: float = 0.0
 
     @property
     def mean_fps(self) -> float:
         return self.advanced / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.game_steps / self.step_seconds if self.step_seconds > 0 else 0.0
 
 
 class Window:
@@ -121,6 +132,8 @@ class Window:
             self.open()
         self.running = True
         frames = advanced = 0
+        steps_before = steps_seen = self.session.game_steps
+        step_seconds = 0.0
         first = last = time.perf_counter()
         views = self.session.views()
         while self.running:
@@ -132,7 +145,11 @@ class Window:
                 break
             if not self.session.paused or self._single_step:
                 views = self.session.advance(self.person_action())
-                last = time.perf_counter()
+                now = time.perf_counter()
+                if self.session.game_steps > steps_seen:
+                    step_seconds += now - last
+                    steps_seen = self.session.game_steps
+                last = now
                 self._times.append(last)
                 advanced += 1
                 self._single_step = False
@@ -148,7 +165,7 @@ class Window:
             self.clock.tick(loop_rate(self.fps, self.session.paused))
         if self.screenshot is not None:
             save_window_on_exit(self.screenshot)
-        return RunStats(frames, advanced, last - first)
+        return RunStats(frames, advanced, last - first, steps_seen - steps_before, step_seconds)
 
     def person_action(self) -> int:
         """The action of the held game keys (and of those tapped during this frame)."""

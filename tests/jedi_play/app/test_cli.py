@@ -5,6 +5,7 @@ installed console script; the others call ``main`` in this process.
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -46,6 +47,7 @@ def test_max_frames_and_screenshot_through_the_console_script(asterix_folder, tm
     assert lines[0] == "device: cpu (1 threads)"
     assert lines[1] == f"loaded the local folder {asterix_folder}: a jedi world model of Asterix, with its agent"
     assert lines[2].startswith("played 5 frames in") and "frames per second on average" in lines[2]
+    assert re.search(r"; [1-5] stepped the game, at [0-9.]+ game steps per second$", lines[2]), lines[2]
     assert "Traceback" not in result.stderr
     assert pygame.image.load(str(shot)).get_size() == (96, 96 + HUD_HEIGHT)
 

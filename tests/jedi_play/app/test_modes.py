@@ -177,6 +177,9 @@ def test_a_finished_dream_episode_restarts_by_itself(loaded):
         assert views[0].done and views[0].steps == 1  # held on screen
     views = session.advance(UP)
     assert not views[0].done and views[0].steps == 0
+    assert session.game_steps == 1  # only the first frame stepped the game; the held ones and the reset did not
+    session.advance(UP)
+    assert session.game_steps == 2
     session.close()
 
 

@@ -72,6 +72,7 @@ def test_held_and_tapped_keys_give_the_persons_actions(window_for):
     stats = window.run()
     assert window.session.actions == [RIGHT, RIGHT, UPRIGHT, UP, NOOP, LEFT, NOOP]
     assert stats.frames == stats.advanced == 7 and stats.mean_fps > 0
+    assert stats.game_steps == window.session.game_steps and 0 < stats.game_steps <= 7 and stats.steps_per_second > 0
 
 
 def test_the_pane_shows_the_dreamed_frame_and_actions_change_it(window_for):
