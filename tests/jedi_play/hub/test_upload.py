@@ -7,7 +7,6 @@ from ``HF_ENDPOINT`` at import, so ``locate_model`` runs in a child process with
 ``test_download.py``.
 """
 
-import importlib.util
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from app_helpers import BREAKOUT_ACTIONS, tiny_world_model
 from cli_helpers import assert_main_error, script
+from hub_server import FakeHub
 from huggingface_hub import constants
 
 from jedi_play.hub import load_model_folder
@@ -27,17 +27,6 @@ from trainer.checkpoint import save_checkpoints
 from trainer.cli import main
 from trainer.world_model.export import export_run
 from trainer.world_model.train import CHECKPOINT
-
-
-def _load_hub_server():
-    spec = importlib.util.spec_from_file_location("hub_server", Path(__file__).with_name("hub_server.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-FakeHub = _load_hub_server().FakeHub
 
 REPO = "someone/breakout-tiny"
 TOKEN = "hf_dummy_write_token"
