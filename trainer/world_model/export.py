@@ -41,6 +41,10 @@ def _training_lines(run: dict, meta: dict, val: dict) -> list[str]:
             f"- updates: {counters.get('world_model_updates')} world-model, {counters.get('agent_updates')} actor-critic",
             f"- training time: {counters.get('seconds', 0.0) / 3600:.2f} h",
             f"- command: `jedi-train --game {run['game']} --world-model {run['world_model']} --preset {tc.get('preset')} --seed {tc.get('seed')} --out RUN_DIR`",
+            f"- preset `{tc.get('preset')}` as the run recorded it: {preset['env_steps']} real steps, "
+            f"{preset['world_model_updates']} world-model and {preset['agent_updates']} actor-critic updates per epoch, "
+            f"learning rates {preset['world_model_lr']:g} (world model) and {preset['agent_lr']:g} (agent), "
+            f"entropy weight {preset.get('entropy_weight', 0.001):g}",  # runs from before the preset recorded it used 0.001
         ]
         if "eval_mean_score" in val:
             lines.append(f"- last evaluation during training: mean score {val['eval_mean_score']:.1f} over {int(val['eval_episodes'])} episode(s)")

@@ -47,7 +47,9 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
     exported = run_script("jedi-train", "export", str(run_dir), "--to", str(folder))
     assert exported.returncode == 0, exported.stderr
     loaded = load_model_folder(folder, "breakout")
-    assert loaded.agent is not None and "agent and world model" in (folder / "README.md").read_text()
+    card = (folder / "README.md").read_text()
+    assert loaded.agent is not None and "agent and world model" in card
+    assert f"learning rates {SMOKE.world_model_lr:g} (world model) and {SMOKE.agent_lr:g} (agent), entropy weight {SMOKE.entropy_weight:g}" in card
     result_eval = evaluate_agent(AgentPlayer(loaded.world_model, loaded.agent, seed=0), "Breakout", 1, max_steps=30, progress=False)
     assert result_eval.steps == 30
     scored = run_script("jedi-eval", "--model", str(folder), "--episodes", "1", "--json", str(tmp_path / "eval.json"))
