@@ -24,4 +24,5 @@ def test_bundled_model_loads_for_its_game_within_the_size_limit(folder: Path) ->
     loaded = load_model_folder(folder, folder.name)  # strict: every tensor present, shapes as configured
     assert loaded.game.lower() == folder.name
     assert loaded.agent is not None  # a whole agent: the app's agent, compare and versus modes need it
-    assert "## Fidelity" in (folder / "README.md").read_text() and "## Agent score" in (folder / "README.md").read_text()
+    card = (folder / "README.md").read_text()
+    assert "## Fidelity" in card and "## Agent score" in card
