@@ -19,7 +19,7 @@ class Preset:
     horizon: int = 15
     world_model_lr: float = 1e-4  # DIAMOND's; the short budgets take bigger steps
     agent_lr: float = 1e-4
-    entropy_weight: float = 0.001  # DIAMOND's; see the ``cpu`` preset
+    entropy_weight: float = 0.001  # DIAMOND's (the ``cpu`` preset's comment says why it keeps it)
     denoising_steps: int = 3
     eval_every: int = 50  # epochs between evaluations in the real game
     eval_episodes: int = 4
