@@ -61,5 +61,16 @@ class AgentPlayer:
         actions, entropy, value, self._lstm = self.agent.act(state, self._lstm, epsilon=self.epsilon, greedy=self.greedy, generator=self.generator)
         return AgentStep(int(actions[0]), float(entropy[0]), float(value[0]))
 
+    @torch.no_grad()
+    def act_batch(self, frames: np.ndarray, lstm_state: LSTMState) -> tuple[np.ndarray, LSTMState]:
+        """Actions for the frames ``(N, H, W, 3)`` uint8 of N independent games, each with its row of ``lstm_state``.
+
+        The caller keeps the LSTM state (zero a row when its game starts again); used by batched evaluation.
+        """
+        frames_t = torch.as_tensor(np.asarray(frames), device=self.device)[:, None]  # (N, 1, H, W, 3)
+        states = self.world_model.to_states(frames_t)[:, 0]  # (N, C, h, w)
+        actions, _, _, lstm_state = self.agent.act(states, lstm_state, epsilon=self.epsilon, greedy=self.greedy, generator=self.generator)
+        return actions.cpu().numpy(), lstm_state
+
     def __call__(self, frame: np.ndarray) -> int:
         return self.act(frame).action

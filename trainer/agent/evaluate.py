@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from jedi_play.agent.player import AgentPlayer
@@ -43,25 +44,56 @@ class EvalResult:
 
 
 def evaluate_agent(
-    player: AgentPlayer, game: str, episodes: int, *, seed: int = 0, max_steps: int | None = None, progress: bool = True
+    player: AgentPlayer,
+    game: str,
+    episodes: int,
+    *,
+    seed: int = 0,
+    max_steps: int | None = None,
+    progress: bool = True,
+    parallel: int = 16,
 ) -> EvalResult:
-    """Play ``episodes`` evaluation episodes (seeds ``seed``, ``seed + 1``, ...); ``max_steps`` cuts each one short."""
-    env = make_eval_env(game)
-    scores: list[float] = []
-    steps = 0
+    """Play ``episodes`` evaluation episodes (seeds ``seed``, ``seed + 1``, ...); ``max_steps`` cuts each one short.
+
+    Up to ``parallel`` episodes run at once, one env each, and the agent acts on all of them in one batch;
+    each episode keeps its own LSTM state, zeroed when it starts.
+    """
+    envs = [make_eval_env(game) for _ in range(max(1, min(parallel, episodes)))]
+    lstm_state = player.agent.initial_state(len(envs), player.device)  # rows: envs
+    frames: list[np.ndarray | None] = [None] * len(envs)
+    playing: list[int | None] = [None] * len(envs)  # the episode each env plays
+    scores, lengths = [0.0] * episodes, [0] * episodes
+    finished: list[float] = []
+    next_episode = 0
+
+    def start(slot: int) -> None:
+        nonlocal next_episode
+        if next_episode == episodes:
+            playing[slot] = None
+            return
+        frames[slot], _ = envs[slot].reset(seed=seed + next_episode)
+        lstm_state[0][slot], lstm_state[1][slot] = 0.0, 0.0
+        playing[slot], next_episode = next_episode, next_episode + 1
+
+    for slot in range(len(envs)):
+        start(slot)
     with tqdm(total=episodes, desc=f"evaluate {game}", unit="ep", disable=not progress, dynamic_ncols=True) as bar:
-        for i in range(episodes):
-            frame, _ = env.reset(seed=seed + i)
-            player.reset()
-            score, done, t = 0.0, False, 0
-            while not done and (max_steps is None or t < max_steps):
-                frame, reward, terminated, truncated, _ = env.step(player(frame))
-                score += reward
-                done = terminated or truncated
-                t += 1
-            scores.append(score)
-            steps += t
-            bar.update(1)
-            bar.set_postfix(mean=f"{np.mean(scores):.1f}")
-    env.close()
-    return EvalResult(env.game.name, scores, steps)
+        while active := [slot for slot, episode in enumerate(playing) if episode is not None]:
+            rows = torch.as_tensor(active, device=player.device)
+            actions, (h, c) = player.act_batch(np.stack([frames[slot] for slot in active]), (lstm_state[0][rows], lstm_state[1][rows]))
+            lstm_state[0][rows], lstm_state[1][rows] = h, c
+            for slot, action in zip(active, actions.tolist()):
+                episode = playing[slot]
+                assert episode is not None
+                frames[slot], reward, terminated, truncated, _ = envs[slot].step(action)
+                scores[episode] += reward
+                lengths[episode] += 1
+                if terminated or truncated or (max_steps is not None and lengths[episode] >= max_steps):
+                    finished.append(scores[episode])
+                    start(slot)
+                    bar.update(1)
+                    bar.set_postfix(mean=f"{np.mean(finished):.1f}")
+    name = envs[0].game.name
+    for env in envs:
+        env.close()
+    return EvalResult(name, scores, sum(lengths))

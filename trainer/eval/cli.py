@@ -31,6 +31,7 @@ class EvalConfig:
 
     model: list[str] = field(default_factory=list, metadata={"help": "Hub repo id or local model folder, or a folder of model folders", "metavar": "REPO_ID_OR_PATH"})
     episodes: int = field(default=100, metadata={"help": "evaluation episodes per model", "metavar": "N"})
+    parallel_envs: int = field(default=16, metadata={"help": "episodes played at once, the agent acting on all of them in one batch", "metavar": "N"})
     json: Path | None = field(default=None, metadata={"help": "write the results to FILE", "metavar": "FILE"})
     results: list[Path] = field(default_factory=list, metadata={"help": "add the scores in an earlier 'jedi-eval --json' FILE", "metavar": "FILE"})
     seed: int = field(default=0, metadata={"help": "first episode's seed (episode i uses seed + i)"})
@@ -84,7 +85,7 @@ def _evaluate_one(path: str, config: EvalConfig, device: torch.device) -> dict:
     if loaded.agent is None:
         raise UserError(f"{path} holds a world model without an agent; train one with 'jedi-train --game ... --preset ...'")
     print(f"{loaded.game}: {loaded.kind} agent from {loaded.path} on {describe_device(device)}", flush=True)
-    result = evaluate_agent(AgentPlayer(loaded.world_model, loaded.agent, seed=config.seed), loaded.game, config.episodes, seed=config.seed)
+    result = evaluate_agent(AgentPlayer(loaded.world_model, loaded.agent, seed=config.seed), loaded.game, config.episodes, seed=config.seed, parallel=config.parallel_envs)
     half_width = 1.96 * result.std_score / max(1, len(result.scores) - 1) ** 0.5
     print(
         f"{loaded.game}: mean score {result.mean_score:.1f} +- {half_width:.1f} (95% CI), std {result.std_score:.1f}, "
@@ -107,6 +108,8 @@ def _read_results(path: Path) -> list[dict]:
 def _evaluate(config: EvalConfig) -> int:
     if config.episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {config.episodes}")
+    if config.parallel_envs < 1:
+        raise UserError(f"--parallel-envs must be at least 1, got {config.parallel_envs}")
     if not config.model and not config.results:
         raise UserError("give at least one --model (or --results FILE from an earlier run)")
     device = resolve_device(config.device) if config.model else torch.device("cpu")

@@ -35,3 +35,4 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     bad.write_text("{\"x\": 1}")
     assert_one_line_error(run_script("jedi-eval", "--results", str(bad)), "not a 'jedi-eval --json' file")
     assert_one_line_error(run_script("jedi-eval", "--model", "x", "--episodes", "0"), "--episodes")
+    assert_one_line_error(run_script("jedi-eval", "--model", "x", "--parallel-envs", "0"), "--parallel-envs")
