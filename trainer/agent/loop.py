@@ -94,8 +94,13 @@ def tensorboard_writer(log_dir: Path, purge_step: int | None):  # -> torch.utils
     return SummaryWriter(str(log_dir), purge_step=purge_step)
 
 
-def _mean_metrics(rows: list[dict[str, float]], prefix: str) -> dict[str, float]:
-    return {f"{prefix}{k}": float(np.mean([r[k] for r in rows if k in r])) for k in (rows[0] if rows else {})}
+def mean_metrics(rows: list[dict[str, float]], prefix: str) -> dict[str, float]:
+    """Each metric's mean over the updates that measured it: a NaN means "not measured on this update"."""
+    means = {}
+    for key in dict.fromkeys(k for row in rows for k in row):
+        values = [row[key] for row in rows if key in row and not np.isnan(row[key])]
+        means[f"{prefix}{key}"] = float(np.mean(values)) if values else float("nan")
+    return means
 
 
 class AgentTraining:
@@ -294,8 +299,8 @@ class AgentTraining:
             if stats.returns:
                 row["train_return"] = float(np.mean(stats.returns))
         self._share_episodes()
-        row.update(_mean_metrics(self._train_world_model(stop), "wm_"))
-        row.update(_mean_metrics(self._train_agent(stop), ""))
+        row.update(mean_metrics(self._train_world_model(stop), "wm_"))
+        row.update(mean_metrics(self._train_agent(stop), ""))
         return row
 
     def run(self) -> dict[str, float]:
