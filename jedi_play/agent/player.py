@@ -61,6 +61,10 @@ class AgentPlayer:
         actions, entropy, value, self._lstm = self.agent.act(state, self._lstm, epsilon=self.epsilon, greedy=self.greedy, generator=self.generator)
         return AgentStep(int(actions[0]), float(entropy[0]), float(value[0]))
 
+    def initial_state(self, batch_size: int) -> LSTMState:
+        """The LSTM state of ``batch_size`` games at their start, for ``act_batch``."""
+        return self.agent.initial_state(batch_size, self.device)
+
     @torch.no_grad()
     def act_batch(self, frames: np.ndarray, lstm_state: LSTMState) -> tuple[np.ndarray, LSTMState]:
         """Actions for the frames ``(N, H, W, 3)`` uint8 of N independent games, each with its row of ``lstm_state``.

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from jedi_play.agent.player import AgentPlayer
 from jedi_play.env.atari import make_eval_env
 from jedi_play.env.games import human_normalized_score
+from jedi_play.models.actor_critic import LSTMState
 
 
 @dataclass
@@ -43,8 +44,34 @@ class EvalResult:
         }
 
 
+class BatchPolicy(Protocol):
+    """What evaluation needs of a player (``AgentPlayer`` is one): actions for a batch of games with memory."""
+
+    device: torch.device
+
+    def initial_state(self, batch_size: int) -> LSTMState: ...
+
+    def act_batch(self, frames: np.ndarray, lstm_state: LSTMState) -> tuple[np.ndarray, LSTMState]: ...
+
+
+class UniformRandomPolicy:
+    """The random baseline under the same protocol: each action uniform over the game's actions."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, num_actions: int, seed: int = 0) -> None:
+        self.num_actions = num_actions
+        self.rng = np.random.default_rng(seed)
+
+    def initial_state(self, batch_size: int) -> LSTMState:
+        return torch.zeros(batch_size, 1), torch.zeros(batch_size, 1)
+
+    def act_batch(self, frames: np.ndarray, lstm_state: LSTMState) -> tuple[np.ndarray, LSTMState]:
+        return self.rng.integers(self.num_actions, size=len(frames)), lstm_state
+
+
 def evaluate_agent(
-    player: AgentPlayer,
+    player: BatchPolicy,
     game: str,
     episodes: int,
     *,
@@ -59,7 +86,7 @@ def evaluate_agent(
     each episode keeps its own LSTM state, zeroed when it starts.
     """
     envs = [make_eval_env(game) for _ in range(max(1, min(parallel, episodes)))]
-    lstm_state = player.agent.initial_state(len(envs), player.device)  # rows: envs
+    lstm_state = player.initial_state(len(envs))  # rows: envs
     frames: list[np.ndarray | None] = [None] * len(envs)
     playing: list[int | None] = [None] * len(envs)  # the episode each env plays
     scores, lengths = [0.0] * episodes, [0] * episodes

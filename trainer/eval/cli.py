@@ -17,8 +17,10 @@ from jedi_play.cli.errors import UserError, run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
 from jedi_play.data.atomic import atomic_write_bytes
 from jedi_play.device import describe_device, resolve_device
+from jedi_play.env.atari import make_eval_env
+from jedi_play.env.games import get_game
 from jedi_play.hub.model_folder import load_model_folder
-from trainer.agent.evaluate import evaluate_agent
+from trainer.agent.evaluate import EvalResult, UniformRandomPolicy, evaluate_agent
 from trainer.eval.aggregates import aggregate_table, format_table
 from trainer.eval.fidelity import FidelityConfig, run_fidelity
 
@@ -32,6 +34,7 @@ class EvalConfig:
     model: list[str] = field(default_factory=list, metadata={"help": "Hub repo id or local model folder, or a folder of model folders", "metavar": "REPO_ID_OR_PATH"})
     episodes: int = field(default=100, metadata={"help": "evaluation episodes per model", "metavar": "N"})
     parallel_envs: int = field(default=16, metadata={"help": "episodes played at once, the agent acting on all of them in one batch", "metavar": "N"})
+    random_policy: list[str] = field(default_factory=list, metadata={"help": "also score the uniform random policy on GAME, under the same protocol", "metavar": "GAME"})
     json: Path | None = field(default=None, metadata={"help": "write the results to FILE", "metavar": "FILE"})
     results: list[Path] = field(default_factory=list, metadata={"help": "add the scores in an earlier 'jedi-eval --json' FILE", "metavar": "FILE"})
     seed: int = field(default=0, metadata={"help": "first episode's seed (episode i uses seed + i)"})
@@ -49,7 +52,7 @@ def build_parser() -> CliParser:
 
 
 def _fidelity(args: Sequence[str]) -> int:
-    parser = CliParser(prog=f"{PROG} fidelity", description="Open-loop PSNR of a world model against the real game.")
+    parser = CliParser(prog=f"{PROG} fidelity", description="Open-loop PSNR and rewards of a world model against the real game.")
     add_dataclass_args(parser, FidelityConfig)
     config = dataclass_from_args(FidelityConfig, parser.parse_args(args))
     loaded = load_model_folder(config.model)
@@ -60,6 +63,10 @@ def _fidelity(args: Sequence[str]) -> int:
     for h in sorted(result["psnr"], key=int):
         copy = result["psnr_copy_last"].get(h)
         print(f"{h:>8} {result['psnr'][h]:>9.2f} {'' if copy is None else f'{copy:.2f}':>13}")
+    r = result["rewards"]
+    print(f"rewards: {r['events']} in {r['steps']} real steps ({r['rate_real']:.2%}); the dream would draw one on {r['rate_dream']:.2%} of its steps")
+    if r["events"]:
+        print(f"probability of each real reward's sign: {r['recall_real_frames']:.2f} on the real frames, {r['recall_dream']:.2f} in the dream")
     if config.json:
         atomic_write_bytes(config.json, (json.dumps(result, indent=2) + "\n").encode())
     return 0
@@ -86,12 +93,27 @@ def _evaluate_one(path: str, config: EvalConfig, device: torch.device) -> dict:
         raise UserError(f"{path} holds a world model without an agent; train one with 'jedi-train --game ... --preset ...'")
     print(f"{loaded.game}: {loaded.kind} agent from {loaded.path} on {describe_device(device)}", flush=True)
     result = evaluate_agent(AgentPlayer(loaded.world_model, loaded.agent, seed=config.seed), loaded.game, config.episodes, seed=config.seed, parallel=config.parallel_envs)
+    _print_score(result)
+    return {**result.to_dict(), "model": str(path)}
+
+
+def _evaluate_random(game_name: str, config: EvalConfig) -> dict:
+    game = get_game(game_name)
+    print(f"{game.name}: the uniform random policy", flush=True)
+    env = make_eval_env(game.name)
+    policy = UniformRandomPolicy(len(env.action_meanings), seed=config.seed)
+    env.close()
+    result = evaluate_agent(policy, game.name, config.episodes, seed=config.seed, parallel=config.parallel_envs)
+    _print_score(result)
+    return {**result.to_dict(), "model": "uniform random policy"}
+
+
+def _print_score(result: EvalResult) -> None:
     half_width = 1.96 * result.std_score / max(1, len(result.scores) - 1) ** 0.5
     print(
-        f"{loaded.game}: mean score {result.mean_score:.1f} +- {half_width:.1f} (95% CI), std {result.std_score:.1f}, "
+        f"{result.game}: mean score {result.mean_score:.1f} +- {half_width:.1f} (95% CI), std {result.std_score:.1f}, "
         f"{len(result.scores)} episodes; HNS {result.hns:.3f}"
     )
-    return {**result.to_dict(), "model": str(path)}
 
 
 def _read_results(path: Path) -> list[dict]:
@@ -110,11 +132,12 @@ def _evaluate(config: EvalConfig) -> int:
         raise UserError(f"--episodes must be at least 1, got {config.episodes}")
     if config.parallel_envs < 1:
         raise UserError(f"--parallel-envs must be at least 1, got {config.parallel_envs}")
-    if not config.model and not config.results:
-        raise UserError("give at least one --model (or --results FILE from an earlier run)")
+    if not config.model and not config.results and not config.random_policy:
+        raise UserError("give at least one --model (or --results FILE from an earlier run, or --random-policy GAME)")
     device = resolve_device(config.device) if config.model else torch.device("cpu")
     rows = [r for f in config.results for r in _read_results(f)]
     rows += [_evaluate_one(path, config, device) for path in model_paths(config.model)]
+    rows += [_evaluate_random(game, config) for game in config.random_policy]
     output: dict = rows[0] if len(rows) == 1 else {"results": rows}
     if len(rows) > 1:
         scores: dict[str, list[float]] = {}

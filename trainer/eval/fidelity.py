@@ -5,6 +5,11 @@ then dreams 15 steps open loop on the episode's real actions. At horizon ``h`` t
 compared with the real frame ``s-1+h``; the copy-last-frame baseline compares frame ``s-1`` instead.
 PSNR = 10 log10(1 / MSE), the MSE taken over all frames at a horizon, pixels in [0, 1]. Horizon 0 is
 the decoder's reconstruction of real frames (JEDI; DIAMOND works on pixels and has none).
+
+Rewards over the same rollouts (``RewardTally``): how often the real game gives a reward, how often the
+dream would draw one (imagination samples the reward model's distribution), and the probability the reward
+model gives each real reward's sign, once on the real frames and once at the same step of the dream. A
+dream whose rewards are much rarer than the game's teaches the agent little.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import Tensor
 from tqdm import tqdm
 
 from jedi_play.cli.errors import UserError
@@ -42,6 +48,36 @@ class FidelityConfig:
     json: Path | None = field(default=None, metadata={"help": "write the results to FILE", "metavar": "FILE"})
 
 
+class RewardTally:
+    """Sums, over scored steps, what ``measure_fidelity`` reports of rewards."""
+
+    def __init__(self) -> None:
+        self.steps = self.events = 0
+        self.dream_mass = self.recall_real = self.recall_dream = 0.0
+
+    def add(self, true: Tensor, real_logits: Tensor, dream_logits: Tensor) -> None:
+        """``true`` rewards (B,); reward logits (B, 3) from the real and the dreamed transition."""
+        sign = (true.sign() + 1).long()[:, None]  # -1, 0, 1 -> class 0, 1, 2
+        event = true != 0
+        dream_probs = dream_logits.softmax(-1)
+        self.steps += len(true)
+        self.events += int(event.sum())
+        self.dream_mass += (1 - dream_probs[:, 1]).sum().item()
+        self.recall_real += real_logits.softmax(-1).gather(1, sign)[event].sum().item()
+        self.recall_dream += dream_probs.gather(1, sign)[event].sum().item()
+
+    def result(self) -> dict:
+        per_event = max(self.events, 1)
+        return {
+            "steps": self.steps,
+            "events": self.events,
+            "rate_real": self.events / max(self.steps, 1),
+            "rate_dream": self.dream_mass / max(self.steps, 1),
+            "recall_real_frames": self.recall_real / per_event if self.events else None,
+            "recall_dream": self.recall_dream / per_event if self.events else None,
+        }
+
+
 def psnr(mse: float) -> float:
     return 10 * math.log10(1 / mse) if mse > 0 else float("inf")
 
@@ -62,19 +98,24 @@ def random_episodes(game: str, n: int, seed: int, tmp: Path) -> list[Episode]:
 def measure_fidelity(
     model: WorldModel, episodes: list[Episode], *, stride: int = 8, steps: int | None = None, batch_size: int = 64, progress: bool = True
 ) -> dict:
-    """PSNR of dreamed against real frames at each horizon, with the copy-last-frame baseline."""
+    """PSNR of dreamed against real frames at each horizon, with the copy-last-frame baseline, and rewards."""
     n = model.num_cond_steps
     hmax = max(HORIZONS)
     starts = [(e, s) for e in episodes for s in range(n, len(e) + 1, stride)]
     sq_err = {h: 0.0 for h in range(1, hmax + 1)}
     sq_copy = {h: 0.0 for h in range(1, hmax + 1)}
     counts = {h: 0 for h in range(1, hmax + 1)}
+    rewards = RewardTally()
     device = next(model.parameters()).device
     for i in tqdm(range(0, len(starts), batch_size), desc="fidelity", disable=not progress, dynamic_ncols=True):
         chunk = starts[i : i + batch_size]
         ctx = torch.from_numpy(np.stack([e.frames[s - n : s] for e, s in chunk])).to(device)  # (B, n, H, W, 3)
         acts = torch.from_numpy(np.stack([e.actions[s - n : s] for e, s in chunk])).to(device)
         states = model.to_states(ctx)
+        real_states = states
+        # the reward model's LSTM burned in on the context, as in DreamEnv; one copy follows the real frames
+        _, _, dream_lstm = model.reward_end(states[:, :-1], acts[:, :-1], states[:, 1:])
+        real_lstm = dream_lstm
         last_real = torch.from_numpy(np.stack([e.frames[s - 1] for e, s in chunk])).float() / 255
         for h in range(1, hmax + 1):
             alive = [j for j, (e, s) in enumerate(chunk) if s - 1 + h <= len(e)]  # real frame s-1+h exists
@@ -83,6 +124,14 @@ def measure_fidelity(
             nxt = model.predict_next(states, acts, steps)
             frames = model.to_frames(nxt).float().cpu() / 255  # (B, H, W, 3) in [0, 1]
             real = torch.from_numpy(np.stack([chunk[j][0].frames[chunk[j][1] - 1 + h] for j in alive])).float() / 255
+            # the transition to frame s-1+h (past an episode's end: its last frame, not scored)
+            real_next = model.to_states(torch.from_numpy(np.stack([e.frames[min(s - 1 + h, len(e))] for e, s in chunk])).to(device)[:, None])[:, 0]
+            step_acts = acts[:, -1:]
+            dream_logits, _, dream_lstm = model.reward_end(states[:, -1:], step_acts, nxt[:, None], dream_lstm)
+            real_logits, _, real_lstm = model.reward_end(real_states[:, -1:], step_acts, real_next[:, None], real_lstm)
+            true = torch.tensor([float(chunk[j][0].rewards[chunk[j][1] - 2 + h]) for j in alive])
+            rewards.add(true, real_logits[alive, 0].cpu(), dream_logits[alive, 0].cpu())
+            real_states = torch.cat([real_states[:, 1:], real_next[:, None]], dim=1)
             sq_err[h] += (frames[alive] - real).pow(2).mean(dim=(1, 2, 3)).sum().item()
             sq_copy[h] += (last_real[alive] - real).pow(2).mean(dim=(1, 2, 3)).sum().item()
             counts[h] += len(alive)
@@ -96,6 +145,7 @@ def measure_fidelity(
         "psnr": {str(h): psnr(sq_err[h] / counts[h]) for h in HORIZONS if counts[h]},
         "psnr_copy_last": {str(h): psnr(sq_copy[h] / counts[h]) for h in HORIZONS if counts[h]},
         "frames_per_horizon": {str(h): counts[h] for h in HORIZONS},
+        "rewards": rewards.result(),
         "episodes": len(episodes),
         "rollouts": len(starts),
     }

@@ -27,6 +27,17 @@ def test_aggregates_over_earlier_results(tmp_path: Path) -> None:
     assert set(table) == {"all", "agent_optimal", "human_optimal"}
 
 
+def test_random_policy_baseline(tmp_path: Path) -> None:
+    out = tmp_path / "random.json"
+    result = run_script("jedi-eval", "--random-policy", "pong", "--episodes", "2", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    assert data["game"] == "Pong" and data["model"] == "uniform random policy" and data["episodes"] == 2
+    assert all(-21 <= s <= -15 for s in data["scores"])  # random play loses Pong by far
+    assert data["steps"] > 2 * 500  # whole games: 21 points take hundreds of steps
+    assert "Pong: mean score" in result.stdout
+
+
 def test_errors_are_one_line(tmp_path: Path) -> None:
     assert_one_line_error(run_script("jedi-eval"), "--model")
     assert_one_line_error(run_script("jedi-eval", "--model", str(tmp_path / "missing")), "does not exist")
@@ -36,3 +47,4 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     assert_one_line_error(run_script("jedi-eval", "--results", str(bad)), "not a 'jedi-eval --json' file")
     assert_one_line_error(run_script("jedi-eval", "--model", "x", "--episodes", "0"), "--episodes")
     assert_one_line_error(run_script("jedi-eval", "--model", "x", "--parallel-envs", "0"), "--parallel-envs")
+    assert_one_line_error(run_script("jedi-eval", "--random-policy", "Boxx"), "unknown game")

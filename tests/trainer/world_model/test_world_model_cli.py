@@ -73,6 +73,7 @@ def test_fidelity_cli(exported, tmp_path):
     assert set(data["psnr"]) >= {"0", "1", "5"} and set(data["psnr_copy_last"]) >= {"1", "5"}
     assert all(0 < v < 100 for v in data["psnr"].values())
     assert data["episodes"] == 2
+    assert data["rewards"]["steps"] > 0 and 0 <= data["rewards"]["rate_dream"] <= 1 and "rewards:" in result.stdout
 
 
 def copy_folder(src, dst):
