@@ -63,4 +63,3 @@ def test_imagination_in_a_world_model_trains_only_the_agent() -> None:
     loss.backward()
     assert all(p.grad is None for p in world_model.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.parameters())
-
