@@ -52,8 +52,7 @@ class AgentPlayer:
     @torch.no_grad()
     def act(self, frame: np.ndarray) -> AgentStep:
         """Choose the action for ``frame`` (H, W, 3) uint8."""
-        frames = torch.as_tensor(np.asarray(frame), device=self.device)[None, None]  # (1, 1, H, W, 3)
-        return self.act_state(self.world_model.to_states(frames)[:, 0])
+        return self.act_state(self._to_states(np.asarray(frame)[None]))
 
     @torch.no_grad()
     def act_state(self, state: torch.Tensor) -> AgentStep:
@@ -71,10 +70,13 @@ class AgentPlayer:
 
         The caller keeps the LSTM state (zero a row when its game starts again); used by batched evaluation.
         """
-        frames_t = torch.as_tensor(np.asarray(frames), device=self.device)[:, None]  # (N, 1, H, W, 3)
-        states = self.world_model.to_states(frames_t)[:, 0]  # (N, C, h, w)
-        actions, _, _, lstm_state = self.agent.act(states, lstm_state, epsilon=self.epsilon, greedy=self.greedy, generator=self.generator)
+        actions, _, _, lstm_state = self.agent.act(self._to_states(frames), lstm_state, epsilon=self.epsilon, greedy=self.greedy, generator=self.generator)
         return actions.cpu().numpy(), lstm_state
+
+    def _to_states(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 frames ``(N, H, W, 3)`` -> world-model states ``(N, C, h, w)``."""
+        frames_t = torch.as_tensor(np.asarray(frames), device=self.device)[:, None]  # (N, 1, H, W, 3)
+        return self.world_model.to_states(frames_t)[:, 0]
 
     def __call__(self, frame: np.ndarray) -> int:
         return self.act(frame).action

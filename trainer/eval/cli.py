@@ -17,7 +17,6 @@ from jedi_play.cli.errors import UserError, run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
 from jedi_play.data.atomic import atomic_write_bytes
 from jedi_play.device import describe_device, resolve_device
-from jedi_play.env.atari import make_eval_env
 from jedi_play.env.games import get_game
 from jedi_play.hub.model_folder import load_model_folder
 from trainer.agent.evaluate import EvalResult, UniformRandomPolicy, evaluate_agent
@@ -100,9 +99,7 @@ def _evaluate_one(path: str, config: EvalConfig, device: torch.device) -> dict:
 def _evaluate_random(game_name: str, config: EvalConfig) -> dict:
     game = get_game(game_name)
     print(f"{game.name}: the uniform random policy", flush=True)
-    env = make_eval_env(game.name)
-    policy = UniformRandomPolicy(len(env.action_meanings), seed=config.seed)
-    env.close()
+    policy = UniformRandomPolicy(game.num_actions, seed=config.seed)
     result = evaluate_agent(policy, game.name, config.episodes, seed=config.seed, parallel=config.parallel_envs)
     _print_score(result)
     return {**result.to_dict(), "model": "uniform random policy"}
