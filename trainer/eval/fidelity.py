@@ -67,14 +67,13 @@ class RewardTally:
         self.recall_dream += dream_probs.gather(1, sign)[event].sum().item()
 
     def result(self) -> dict:
-        per_event = max(self.events, 1)
         return {
             "steps": self.steps,
             "events": self.events,
             "rate_real": self.events / max(self.steps, 1),
             "rate_dream": self.dream_mass / max(self.steps, 1),
-            "recall_real_frames": self.recall_real / per_event if self.events else None,
-            "recall_dream": self.recall_dream / per_event if self.events else None,
+            "recall_real_frames": self.recall_real / self.events if self.events else None,
+            "recall_dream": self.recall_dream / self.events if self.events else None,
         }
 
 
