@@ -10,8 +10,8 @@ update sees ``P`` times the preset's batch; the budget of real steps is unchange
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
@@ -59,8 +59,16 @@ def init_distributed(device: torch.device) -> tuple[DistributedContext, torch.de
     return ctx, device
 
 
-def shutdown_distributed() -> None:
+def shutdown_distributed(*, wait_for_others: bool = False) -> None:
+    """Leave the process group; ``wait_for_others`` first waits at a barrier for every rank to get here.
+
+    Only a rank that finished normally should wait: after an error the others may never arrive.
+    Without the barrier, a rank that tears down its gloo connections while a peer is still writing
+    its last checkpoint can be aborted by gloo (``terminate called without an active exception``).
+    """
     if dist.is_initialized():
+        if wait_for_others:
+            dist.barrier()
         dist.destroy_process_group()
 
 

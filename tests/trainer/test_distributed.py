@@ -79,7 +79,7 @@ def _update_worker(rank: int, port: int, out: str, parallel: bool) -> None:
         loss.backward()
         agent_optim.step()
     Path(out, f"rank{rank}.json").write_text(json.dumps({"start": start, "end": {"wm": _digest(wm), "agent": _digest(agent)}}))
-    shutdown_distributed()
+    shutdown_distributed(wait_for_others=True)
 
 
 def _check_worker(rank: int, port: int, out: str, perturb: bool) -> None:
@@ -98,7 +98,7 @@ def _check_worker(rank: int, port: int, out: str, perturb: bool) -> None:
     except RuntimeError as e:
         outcome = str(e)
     Path(out, f"rank{rank}.txt").write_text(outcome)
-    shutdown_distributed()
+    shutdown_distributed(wait_for_others=True)
 
 
 def _spawn(worker, tmp_path: Path, flag: bool) -> None:

@@ -14,6 +14,7 @@ data-parallel (``trainer.distributed``): rank 0 plays, writes and evaluates; all
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import time
 from collections.abc import Callable
@@ -360,9 +361,13 @@ def train_agent(config: TrainConfig, *, progress: bool = True) -> tuple[dict[str
 
     Returns the last epoch's metrics and whether the run has finished its budget (False: a signal stopped it).
     """
+    completed = False
     try:
         training = AgentTraining(config, progress=progress)
-        row = training.run()
-        return row, training.counters.finished
+        row, finished = training.run(), training.counters.finished
+        completed = True
+        return row, finished
     finally:
-        shutdown_distributed()
+        training = None  # its DDP wrappers hold the process group: free them before the group goes
+        gc.collect()
+        shutdown_distributed(wait_for_others=completed)
