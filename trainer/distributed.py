@@ -63,8 +63,8 @@ def shutdown_distributed(*, wait_for_others: bool = False) -> None:
     """Leave the process group; ``wait_for_others`` first waits at a barrier for every rank to get here.
 
     Only a rank that finished normally should wait: after an error the others may never arrive.
-    Without the barrier, a rank that tears down its gloo connections while a peer is still writing
-    its last checkpoint can be aborted by gloo (``terminate called without an active exception``).
+    The barrier makes the ranks leave together: once in CI, a rank that left while rank 0 was still
+    writing its last checkpoint was aborted on exit (``terminate called without an active exception``).
     """
     if dist.is_initialized():
         if wait_for_others:
