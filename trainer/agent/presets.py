@@ -55,9 +55,9 @@ PRESETS: dict[str, Preset] = {
     # DIAMOND's budget: 100k steps, ~1000 epochs of 100 steps and 400 updates of each model, batch 32.
     "atari100k": Preset(100_000, 5_000, 100, 400, 400, 32, 32, eval_every=50, eval_episodes=4),
     "cpu": CPU,
-    # The `cpu` preset's 150 epochs of updates over Atari 100k's whole 100,000 real steps: collection costs
-    # minutes, not hours, and a JEDI world model trained on 100k random Asterix steps put 5x the probability
-    # on real rewards in its dream as the `cpu` run's did, with a third of the updates (README, "Agents").
+    # The `cpu` preset's 150 epochs of updates over Atari 100k's whole 100,000 real steps (collection costs
+    # minutes, not hours). Made to test whether more varied data puts the game's rewards in the dream; on
+    # Asterix it did not, and the agent scored below the `cpu` run's (README, "Agents").
     "cpu100k": replace(CPU, env_steps=100_000, initial_random_steps=10_000, steps_per_epoch=600),
     # Seconds: every phase runs once or twice on a real game, with paper-size models.
     "smoke": Preset(
