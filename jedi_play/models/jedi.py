@@ -14,7 +14,7 @@ import copy
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
 from jedi_play.diffusion import Denoiser, EDMConfig
@@ -42,6 +42,10 @@ class JEDIConfig(JSONConfig):
     switch_prob: float = 0.5  # 0 disables random switching
     ema_target_decay: float = 0.0  # > 0: targets come from an EMA copy of the encoder
     decoder_grad_weight: float = 0.0  # > 0: the decoder loss also trains the encoder, with this weight
+    # not in the paper: > 0 adds, with this weight, the reward/termination loss on a transition whose next
+    # latent is the denoiser's own sample (the dream's sampler, real labels): the model learns to read
+    # rewards from what dreams look like, not only from real next latents (README, "Agents")
+    dream_reward_weight: float = 0.0
 
     @property
     def latent_channels(self) -> int:
@@ -106,6 +110,10 @@ class JEDIWorldModel(WorldModel):
 
         step_mask = batch.mask[:, :-1]
         re_loss, re_metrics = self.reward_end.loss(z[:, :-1], batch.actions, z[:, 1:], batch.rewards, batch.ends, step_mask)
+        if self.cfg.dream_reward_weight > 0:
+            dream_loss, dream_metrics = self.dream_reward_loss(z, batch)
+            re_loss = re_loss + self.cfg.dream_reward_weight * dream_loss
+            re_metrics.update(dream_metrics)
 
         w = self.cfg.decoder_grad_weight
         z_dec = z.detach() if w == 0 else z.detach() + w * (z - z.detach())  # forward value z, gradient scaled by w
@@ -122,6 +130,23 @@ class JEDIWorldModel(WorldModel):
             "latent_std": z.detach().std(dim=0).mean().item(),
         }
         return loss, metrics
+
+    def dream_reward_loss(self, z: Tensor, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        """Reward/termination loss on the transition into step ``n`` with a sampled next latent.
+
+        The first ``n - 1`` transitions are real and only carry the LSTM's state; the loss counts the last,
+        whose next latent comes from ``predict_next`` as in a dream (no gradient into the denoiser).
+        """
+        n = self.num_cond_steps
+        with torch.no_grad():
+            dreamed = self.predict_next(z[:, :n].detach(), batch.actions[:, :n])  # (B, C, 8, 8)
+        next_z = torch.cat([z[:, 1:n], dreamed[:, None]], dim=1)  # (B, n, C, 8, 8)
+        last_only = torch.zeros_like(batch.mask[:, :n])
+        last_only[:, -1] = batch.mask[:, n - 1]
+        if not last_only.any():  # every segment starts too near its episode's start: nothing to learn here
+            return z.new_zeros(()), {}
+        loss, metrics = self.reward_end.loss(z[:, :n], batch.actions[:, :n], next_z, batch.rewards[:, :n], batch.ends[:, :n], last_only)
+        return loss, {f"dream_{k}": v for k, v in metrics.items()}
 
     def after_update(self) -> None:
         self.update_target_encoder()

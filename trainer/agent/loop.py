@@ -18,7 +18,7 @@ import gc
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
@@ -65,6 +65,33 @@ class TrainConfig:
     seed: int = field(default=0, metadata={"help": "random seed"})
     device: Literal["auto", "cpu", "cuda", "mps"] = field(default="auto", metadata={"help": "torch device"})
     threads: int | None = field(default=None, metadata={"help": "CPU threads for torch (default: torch's choice)", "metavar": "N"})
+    dream_reward_weight: float = field(
+        default=0.0, metadata={"help": "JEDI, not in the paper: weight of the reward loss on sampled next latents (0 = off)", "metavar": "W"}
+    )
+
+    def check_resumes(self, run_info: dict) -> None:
+        """Raise ``UserError`` if this config would change what the run in ``run.json`` trains.
+
+        (Options a run's ``run.json`` predates count as their defaults.)
+        """
+        saved = run_info.get("train_config", {})
+        for f in fields(self):
+            if f.name in RUN_DEFINING_OPTIONS and saved.get(f.name, f.default) != getattr(self, f.name):
+                flag = "--" + f.name.replace("_", "-")
+                raise UserError(f"{self.out} was trained with {flag} {saved.get(f.name, f.default)}; resume it with the same value")
+
+
+RUN_DEFINING_OPTIONS = ("world_model", "preset", "dream_reward_weight")
+
+
+def world_model_options(config: TrainConfig, num_actions: int) -> dict:
+    """The world model's config fields this run sets."""
+    options: dict = {"num_actions": num_actions}
+    if config.dream_reward_weight:
+        if config.world_model != "jedi":
+            raise UserError("--dream-reward-weight applies to the JEDI world model only")
+        options["dream_reward_weight"] = config.dream_reward_weight
+    return options
 
 
 def agent_config_for(world_model: WorldModel, num_actions: int) -> ActorCriticConfig:
@@ -121,6 +148,8 @@ class AgentTraining:
             raise UserError(f"{self.run_dir} already holds a run; add --resume to continue it or choose another --out")
         if config.resume and not self.ckpt_path.exists():
             raise UserError(f"{self.run_dir} has no checkpoint to resume from")
+        if config.resume and (self.run_dir / "run.json").exists():
+            config.check_resumes(json.loads((self.run_dir / "run.json").read_text()))
         if config.threads:
             torch.set_num_threads(config.threads)
         self.dist, self.device = init_distributed(resolve_device(config.device))
@@ -133,7 +162,7 @@ class AgentTraining:
 
         self.env = make_train_env(self.game.name)
         num_actions = len(self.env.action_meanings)
-        self.world_model = build_world_model(config.world_model, {"num_actions": num_actions}).to(self.device)
+        self.world_model = build_world_model(config.world_model, world_model_options(config, num_actions)).to(self.device)
         self.agent = ActorCritic(agent_config_for(self.world_model, num_actions)).to(self.device)
         self.wm_optim = torch.optim.AdamW(self.world_model.parameter_groups(self.preset.world_model_lr), weight_decay=WORLD_MODEL_WEIGHT_DECAY)
         self.agent_optim = torch.optim.AdamW(self.agent.parameters(), lr=self.preset.agent_lr, weight_decay=0.0)

@@ -54,6 +54,7 @@ class WorldModelTrainConfig:
     ema_target_decay: float = field(default=0.0, metadata={"help": "JEDI ablation: EMA target encoder decay (0 = off)"})
     decoder_grad_weight: float = field(default=0.0, metadata={"help": "JEDI ablation: decoder gradient into the encoder"})
     latent_batch_norm: bool = field(default=False, metadata={"help": "JEDI: batch-normalise latents against scale collapse"})
+    dream_reward_weight: float = field(default=0.0, metadata={"help": "JEDI, not in the paper: reward loss on sampled next latents"})
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
     checkpoint_minutes: float = field(default=5.0, metadata={"help": "minutes between checkpoints"})
     val_every: int = field(default=250, metadata={"help": "updates between held-out validations"})
@@ -89,6 +90,7 @@ def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
             ema_target_decay=config.ema_target_decay,
             decoder_grad_weight=config.decoder_grad_weight,
             latent_batch_norm=config.latent_batch_norm,
+            dream_reward_weight=config.dream_reward_weight,
         )
     return build_world_model(config.world_model, model_cfg)
 

@@ -98,6 +98,41 @@ def test_decoder_gradient_reaches_the_encoder_only_as_an_ablation(weight, reache
     assert seen == [reaches_encoder]
 
 
+def test_dream_reward_loss_reads_the_sampled_next_latent_of_the_last_step_only(monkeypatch):
+    torch.manual_seed(0)
+    model = JEDIWorldModel(JEDIConfig(num_actions=9, dream_reward_weight=1.0))
+    sampled, seen = [], []
+    predict, forward = model.predict_next, model.reward_end.forward
+    monkeypatch.setattr(model, "predict_next", lambda s, a: sampled.append((s, a, predict(s, a))) or sampled[-1][2])
+    monkeypatch.setattr(model.reward_end, "forward", lambda x, a, nx, state=None: seen.append(nx) or forward(x, a, nx, state))
+    batch = make_batch()
+    _, metrics = model.training_loss(batch)
+    assert len(sampled) == 1 and len(seen) == 2 and {"dream_reward_loss", "dream_end_loss"} <= metrics.keys()
+    states, actions, dreamed = sampled[0]
+    z = model.encode(batch.frames).detach()
+    torch.testing.assert_close(states, z[:, :4])
+    torch.testing.assert_close(actions, batch.actions[:, :4])
+    torch.testing.assert_close(seen[1][:, -1], dreamed)  # the last transition ends in the dream's sample
+    torch.testing.assert_close(seen[1][:, :-1], seen[0][:, :3].detach())  # the others in real latents
+
+    model.zero_grad()
+    torch.nn.init.normal_(model.reward_end.reward_head.weight, std=0.1)  # zero-initialised heads pass no gradient back
+    torch.manual_seed(1)
+    loss, _ = model.dream_reward_loss(model.encode(batch.frames), batch)
+    loss.backward()
+    assert all(p.grad is None for p in model.denoiser.parameters())  # the sample is a fixed input
+    assert model.reward_end.conv_in.weight.grad.abs().sum() > 0
+    other_steps = Batch(batch.frames, batch.actions, batch.rewards * torch.tensor([1.0, -1.0, 1.0, 1.0, 0.0]), batch.ends, batch.mask)
+    torch.manual_seed(1)
+    torch.testing.assert_close(model.dream_reward_loss(model.encode(batch.frames), other_steps)[0], loss)  # only step n - 1 counts
+
+
+def test_dream_reward_loss_is_off_by_default(jedi, monkeypatch):
+    monkeypatch.setattr(jedi, "predict_next", lambda *a: pytest.fail("the dream reward loss ran with weight 0"))
+    _, metrics = jedi.training_loss(make_batch())
+    assert "dream_reward_loss" not in metrics
+
+
 def test_encoder_learning_rate_is_scaled(jedi):
     groups = jedi.parameter_groups(1e-4, 0.3)
     assert groups[0]["lr"] == pytest.approx(3e-5) and groups[1]["lr"] == pytest.approx(1e-4)

@@ -59,8 +59,15 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
 
     again = _train(run_dir)
     assert_one_line_error(again, "already holds a run", "--resume")
+    changed = _train(run_dir, "--resume", "--dream-reward-weight", "1")
+    assert_one_line_error(changed, "--dream-reward-weight 0.0", "same value")
     finished = _train(run_dir, "--resume")
     assert finished.returncode == 0 and "nothing to do" in finished.stdout
+
+
+def test_dream_reward_weight_is_a_jedi_option(tmp_path: Path) -> None:
+    result = _train(tmp_path / "run", "--world-model", "diamond", "--dream-reward-weight", "1")
+    assert_one_line_error(result, "--dream-reward-weight", "JEDI")
 
 
 def test_killed_run_resumes_without_losing_episodes(tmp_path: Path) -> None:
