@@ -139,7 +139,7 @@ class JEDIWorldModel(WorldModel):
         """
         n = self.num_cond_steps
         with torch.no_grad():
-            dreamed = self.predict_next(z[:, :n].detach(), batch.actions[:, :n])  # (B, C, 8, 8)
+            dreamed = self.predict_next(z[:, :n], batch.actions[:, :n])  # (B, C, 8, 8)
         next_z = torch.cat([z[:, 1:n], dreamed[:, None]], dim=1)  # (B, n, C, 8, 8)
         last_only = torch.zeros_like(batch.mask[:, :n])
         last_only[:, -1] = batch.mask[:, n - 1]
