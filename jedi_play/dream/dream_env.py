@@ -7,6 +7,8 @@ and returns it as pixels with the predicted reward sign and termination. Works w
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -18,11 +20,16 @@ from jedi_play.models.world_model import WorldModel
 class DreamEnv:
     """Batched dream: ``reset(frames, actions)`` then ``step(actions)``; all arrays are numpy."""
 
-    def __init__(self, world_model: WorldModel, denoising_steps: int | None = None, sample_outcomes: bool = False) -> None:
-        """``sample_outcomes``: draw rewards and terminations from the model's distributions (imagination
-        training) instead of taking the most likely ones (the app)."""
+    def __init__(
+        self, world_model: WorldModel, denoising_steps: int | None = None, outcomes: Literal["argmax", "sample", "expected"] = "argmax"
+    ) -> None:
+        """``outcomes``: how a step's reward sign and termination come from the model's distributions. ``argmax``
+        takes the most likely ones (the app); ``sample`` draws them (DIAMOND's imagination); ``expected`` gives
+        their means, ``P(+1) - P(-1)`` and ``P(end)`` as floats (imagination with less variance)."""
+        if outcomes not in ("argmax", "sample", "expected"):
+            raise ValueError(f"unknown outcomes {outcomes!r}")
         self.model = world_model.eval()
-        self.sample_outcomes = sample_outcomes
+        self.outcomes = outcomes
         self.device = next(world_model.parameters()).device
         self.n = world_model.num_cond_steps
         self.denoising_steps = denoising_steps or world_model.sampler.steps
@@ -50,21 +57,26 @@ class DreamEnv:
             raise ValueError(f"reset needs frames of shape (B, {self.n}, H, W, 3), got {tuple(frames.shape)}")
         self.states = self.model.to_states(frames)
         self.past_actions = actions.long()[:, : self.n - 1]
-        # burn the LSTM in on the context's transitions (frame t, action t, frame t+1)
-        _, _, self._lstm = self.model.reward_end(self.states[:, :-1], self.past_actions, self.states[:, 1:])
+        # burn the LSTM in on the outcomes the context holds (the steps between its frames)
+        _, _, self._lstm = self.model.reward_end(*self.model.reward_end.window_inputs(self.states, self.past_actions))
         return self.states
 
     @torch.no_grad()
     def step_states(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Tensor form of ``step``: actions (B,) -> next states (B, C, h, w), reward signs (B,), ends (B,)."""
+        """Tensor form of ``step``: actions (B,) -> next states (B, C, h, w), reward signs (B,), ends (B,).
+
+        (With ``outcomes="expected"`` the ends are probabilities, floats.)
+        """
         if self.states is None or self.past_actions is None:
             raise RuntimeError("call reset before step")
         a = actions.long().reshape(-1)
         cond_actions = torch.cat([self.past_actions, a[:, None]], dim=1)  # the actions taken on self.states
         nxt = self.model.predict_next(self.states, cond_actions, self.denoising_steps, generator=self.generator)
-        reward_logits, end_logits, self._lstm = self.model.reward_end(self.states[:, -1:], a[:, None], nxt[:, None], self._lstm)
-        if self.sample_outcomes:
+        reward_logits, end_logits, self._lstm = self.model.reward_end(*self.model.reward_end.step_inputs(self.states, a, nxt), self._lstm)
+        if self.outcomes == "sample":
             reward, end = RewardEndModel.sample_predictions(reward_logits[:, 0], end_logits[:, 0], self.generator)
+        elif self.outcomes == "expected":
+            reward, end = RewardEndModel.expected_outcomes(reward_logits[:, 0], end_logits[:, 0])
         else:
             reward, end = RewardEndModel.predictions(reward_logits[:, 0], end_logits[:, 0])
         self.states = torch.cat([self.states[:, 1:], nxt[:, None]], dim=1)
@@ -98,6 +110,6 @@ class DreamEnv:
         acts = torch.as_tensor(np.asarray(actions), device=self.device, dtype=torch.long)[None, : self.n - 1]
         self.states[index] = states[0]
         self.past_actions[index] = acts[0]
-        _, _, (h, c) = self.model.reward_end(states[:, :-1], acts, states[:, 1:])
+        _, _, (h, c) = self.model.reward_end(*self.model.reward_end.window_inputs(states, acts))
         self._lstm[0][:, index] = h[:, 0]
         self._lstm[1][:, index] = c[:, 0]

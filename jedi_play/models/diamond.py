@@ -21,6 +21,7 @@ class DIAMONDConfig(JSONConfig):
     denoiser_depth: int = 2
     reward_end_channels: tuple[int, ...] = (32, 32, 32, 32)
     reward_end_lstm: int = 512
+    reward_foresight: bool = False  # not in the paper: ``RewardEndConfig.foresight``
     edm: EDMConfig = field(default_factory=lambda: EDMConfig(sigma_offset=0.3))
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
 
@@ -33,7 +34,7 @@ class DIAMONDWorldModel(WorldModel):
         self.sampler = cfg.sampler
         unet = UNet(UNetConfig(3, cfg.num_cond_steps, cfg.num_actions, cfg.denoiser_channels, cfg.denoiser_depth))
         self.denoiser = Denoiser(unet, cfg.edm)
-        self.reward_end = RewardEndModel(RewardEndConfig(3, 64, cfg.num_actions, cfg.reward_end_channels, lstm_dim=cfg.reward_end_lstm))
+        self.reward_end = RewardEndModel(RewardEndConfig(3, 64, cfg.num_actions, cfg.reward_end_channels, lstm_dim=cfg.reward_end_lstm, foresight=cfg.reward_foresight))
 
     def to_states(self, frames: Tensor) -> Tensor:
         return frames_to_tensor(frames)
@@ -50,8 +51,7 @@ class DIAMONDWorldModel(WorldModel):
         n = self.num_cond_steps
         frames = batch.frames
         denoise_loss, _, _ = self.denoiser.loss(frames[:, -1], obs=frames[:, -1 - n : -1], actions=batch.actions[:, -n:])
-        step_mask = batch.mask[:, :-1]
-        re_loss, re_metrics = self.reward_end.loss(frames[:, :-1], batch.actions, frames[:, 1:], batch.rewards, batch.ends, step_mask)
+        re_loss, re_metrics = self.reward_end.loss(frames, batch.actions, batch.rewards, batch.ends, batch.mask[:, :-1])
         loss = denoise_loss + re_loss
         return loss, {"loss": loss.item(), "denoise_loss": denoise_loss.item(), **re_metrics}
 

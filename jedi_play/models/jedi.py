@@ -46,6 +46,13 @@ class JEDIConfig(JSONConfig):
     # latent is the denoiser's own sample (the dream's sampler, real labels): the model learns to read
     # rewards from what dreams look like, not only from real next latents (README, "Agents")
     dream_reward_weight: float = 0.0
+    # not in the paper: read each step's reward and end from the transition before it and the action
+    # (``RewardEndConfig.foresight``), so a dream's rewards do not depend on its sampled next latent
+    reward_foresight: bool = False
+
+    def __post_init__(self) -> None:
+        if self.reward_foresight and self.dream_reward_weight > 0:
+            raise ValueError("dream_reward_weight trains the reward model on sampled next latents, which reward_foresight does not read")
 
     @property
     def latent_channels(self) -> int:
@@ -63,7 +70,7 @@ class JEDIWorldModel(WorldModel):
         unet = UNet(UNetConfig(c, cfg.num_cond_steps, cfg.num_actions, cfg.denoiser_channels, cfg.denoiser_depth))
         self.denoiser = Denoiser(unet, cfg.edm)
         self.reward_end = RewardEndModel(
-            RewardEndConfig(c, 8, cfg.num_actions, cfg.reward_end_channels, lstm_dim=cfg.reward_end_lstm)
+            RewardEndConfig(c, 8, cfg.num_actions, cfg.reward_end_channels, lstm_dim=cfg.reward_end_lstm, foresight=cfg.reward_foresight)
         )
         self.decoder = Decoder(c, cfg.decoder_channels)
         self.target_encoder: Encoder | None = None
@@ -108,8 +115,7 @@ class JEDIWorldModel(WorldModel):
         loss2, _, _ = self.denoiser.loss(targets[:, 1], obs=obs2, actions=batch.actions[:, 1 : n + 1])
         denoise_loss = (loss1 + loss2) / 2
 
-        step_mask = batch.mask[:, :-1]
-        re_loss, re_metrics = self.reward_end.loss(z[:, :-1], batch.actions, z[:, 1:], batch.rewards, batch.ends, step_mask)
+        re_loss, re_metrics = self.reward_end.loss(z, batch.actions, batch.rewards, batch.ends, batch.mask[:, :-1])
         if self.cfg.dream_reward_weight > 0:
             dream_loss, dream_metrics = self.dream_reward_loss(z, batch)
             re_loss = re_loss + self.cfg.dream_reward_weight * dream_loss
@@ -140,12 +146,12 @@ class JEDIWorldModel(WorldModel):
         n = self.num_cond_steps
         with torch.no_grad():
             dreamed = self.predict_next(z[:, :n], batch.actions[:, :n])  # (B, C, 8, 8)
-        next_z = torch.cat([z[:, 1:n], dreamed[:, None]], dim=1)  # (B, n, C, 8, 8)
+        window = torch.cat([z[:, :n], dreamed[:, None]], dim=1)  # (B, n + 1, C, 8, 8)
         last_only = torch.zeros_like(batch.mask[:, :n])
         last_only[:, -1] = batch.mask[:, n - 1]
         if not last_only.any():  # every segment starts too near its episode's start: nothing to learn here
             return z.new_zeros(()), {}
-        loss, metrics = self.reward_end.loss(z[:, :n], batch.actions[:, :n], next_z, batch.rewards[:, :n], batch.ends[:, :n], last_only)
+        loss, metrics = self.reward_end.loss(window, batch.actions[:, :n], batch.rewards[:, :n], batch.ends[:, :n], last_only)
         return loss, {f"dream_{k}": v for k, v in metrics.items()}
 
     def after_update(self) -> None:

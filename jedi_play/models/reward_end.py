@@ -10,6 +10,13 @@ still predicted base rates after 300 updates at lr 1e-3.
 
 It predicts the sign of the reward (3 classes: -1, 0, +1) and whether the step ended the episode
 (2 classes), trained with cross-entropy. ``x`` is a frame for DIAMOND and a latent for JEDI.
+
+Two alignments (``RewardEndConfig.foresight``). By default (DIAMOND's) the outcome of step ``t`` is read
+from the transition it makes, ``(x_t, a_t, x_{t+1})``: in a dream, from the denoiser's sampled next state.
+With foresight it is read from ``(x_{t-1}, a_t, x_t)``: the last transition and the action about to be
+taken, before the next state exists (as IRIS and STORM predict rewards from the sequence up to the action).
+The network is the same; the pair it reads is one step earlier, and a dream's reward then never depends on
+the denoiser's guess of the frame where it happens.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ class RewardEndConfig:
     feature_size: int = 4  # spatial size after the downsamplings
     cond_dim: int = 128
     lstm_dim: int = 512
+    foresight: bool = False  # read step t's outcome from (x_{t-1}, a_t, x_t) instead of (x_t, a_t, x_{t+1})
 
 
 class RewardEndModel(nn.Module):
@@ -69,13 +77,38 @@ class RewardEndModel(nn.Module):
         h = self.head(h)
         return self.reward_head(h).float(), self.end_head(h).float(), state  # float32 under autocast too
 
-    def loss(self, x: Tensor, actions: Tensor, next_x: Tensor, rewards: Tensor, ends: Tensor, mask: Tensor) -> tuple[Tensor, dict[str, float]]:
-        """Cross-entropy on reward sign and termination over the real steps (``mask``, (B, T))."""
-        reward_logits, end_logits, _ = self(x, actions, next_x)
-        reward_target = (rewards.sign() + 1).long()  # -1, 0, 1 -> 0, 1, 2
-        m = mask.flatten()
+    @property
+    def first_step(self) -> int:
+        """How many leading steps of a window have no outcome to read (foresight: the first has no previous state)."""
+        return int(self.cfg.foresight)
+
+    def window_inputs(self, states: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The ``forward`` inputs over a window of states ``(B, T + 1, ...)`` and the ``T`` actions taken on the first ``T``.
+
+        They read the outcomes of steps ``first_step .. T - 1``, in order.
+        """
+        if self.cfg.foresight:  # step t from (x_{t-1}, a_t, x_t)
+            return states[:, :-2], actions[:, 1:], states[:, 1:-1]
+        return states[:, :-1], actions, states[:, 1:]
+
+    def step_inputs(self, states: Tensor, actions: Tensor, next_state: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The ``forward`` inputs of one step: ``actions`` (B,) taken on the last of ``states`` (B, n, ...), leading to ``next_state``."""
+        if self.cfg.foresight:
+            return states[:, -2:-1], actions[:, None], states[:, -1:]
+        return states[:, -1:], actions[:, None], next_state[:, None]
+
+    def loss(self, states: Tensor, actions: Tensor, rewards: Tensor, ends: Tensor, mask: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """Cross-entropy on reward sign and termination over a window of ``states`` (B, T + 1, ...).
+
+        ``actions``, ``rewards``, ``ends`` and ``mask`` are ``(B, T)``: a step counts where ``mask`` holds
+        (its state is real), and with foresight only where the state before it is real too.
+        """
+        first = self.first_step
+        reward_logits, end_logits, _ = self(*self.window_inputs(states, actions))
+        reward_target = (rewards[:, first:].sign() + 1).long()  # -1, 0, 1 -> 0, 1, 2
+        m = mask[:, : mask.shape[1] - first].flatten()  # padding only precedes an episode: this implies mask[:, first:]
         loss_reward = F.cross_entropy(reward_logits.flatten(0, 1)[m], reward_target.flatten()[m])
-        loss_end = F.cross_entropy(end_logits.flatten(0, 1)[m], ends.long().flatten()[m])
+        loss_end = F.cross_entropy(end_logits.flatten(0, 1)[m], ends[:, first:].long().flatten()[m])
         metrics = {"reward_loss": loss_reward.item(), "end_loss": loss_end.item()}
         return loss_reward + loss_end, metrics
 
@@ -98,3 +131,13 @@ class RewardEndModel(nn.Module):
         reward = torch.multinomial(reward_logits.softmax(-1).reshape(-1, 3), 1, generator=generator).reshape(reward_logits.shape[:-1])
         end = torch.multinomial(end_logits.softmax(-1).reshape(-1, 2), 1, generator=generator).reshape(end_logits.shape[:-1])
         return reward.float() - 1, end.bool()
+
+    @staticmethod
+    def expected_outcomes(reward_logits: Tensor, end_logits: Tensor) -> tuple[Tensor, Tensor]:
+        """The expected reward sign ``P(+1) - P(-1)`` and the probability of an end.
+
+        An imagined return built on them is the sampled one's expectation over the reward model's draws
+        (as DreamerV3 takes its reward and continue predictors' means): the same signal, less noise.
+        """
+        p_reward, p_end = reward_logits.softmax(-1), end_logits.softmax(-1)
+        return p_reward[..., 2] - p_reward[..., 0], p_end[..., 1]

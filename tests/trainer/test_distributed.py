@@ -51,7 +51,7 @@ def _update_worker(rank: int, port: int, out: str, parallel: bool) -> None:
     torch.manual_seed(rank)  # different initial weights: DDP must send rank 0's
     wm = build_world_model("jedi", {"num_actions": 4})
     agent = ActorCritic(agent_config_for(wm, 4))
-    dream = DreamEnv(wm, 1, sample_outcomes=True)
+    dream = DreamEnv(wm, 1, outcomes="sample")
     wm_objective = Objective(wm, type(wm).training_loss)
     agent_objective = Objective(agent, lambda a, f, x: actor_critic_loss(imagine(dream, a, f, x, 3), ImaginationConfig(horizon=3)))
     start = {"wm": _digest(wm), "agent": _digest(agent)}

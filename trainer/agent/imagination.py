@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 from torch.distributions import Categorical
-from torch.nn import functional as F
 
 from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.models.actor_critic import ActorCritic
@@ -37,14 +36,17 @@ class Rollout:
     log_probs: Tensor  # (B, T) of the actions taken
     entropy: Tensor  # (B, T) of the policy
     values: Tensor  # (B, T + 1): each visited state's value and the bootstrap
-    rewards: Tensor  # (B, T) predicted reward signs
-    ends: Tensor  # (B, T) bool, predicted terminations
+    rewards: Tensor  # (B, T) predicted reward signs (or their expectations)
+    ends: Tensor  # (B, T) predicted terminations: bool, or float probabilities
 
     @property
-    def valid(self) -> Tensor:
-        """(B, T) bool: steps taken before the episode's first predicted end (that step included)."""
-        ended_before = self.ends.long().cumsum(1) - self.ends.long()
-        return ended_before == 0
+    def weights(self) -> Tensor:
+        """(B, T): the probability that the game is still on when step ``t`` is taken.
+
+        With drawn ends: 1 up to the first end (that step included), 0 after it.
+        """
+        alive = (1.0 - self.ends.float()).cumprod(1)
+        return torch.cat([torch.ones_like(alive[:, :1]), alive[:, :-1]], dim=1)
 
 
 def imagine(dream: DreamEnv, agent: ActorCritic, frames: Tensor, actions: Tensor, horizon: int) -> Rollout:
@@ -73,20 +75,21 @@ def imagine(dream: DreamEnv, agent: ActorCritic, frames: Tensor, actions: Tensor
 def actor_critic_loss(rollout: Rollout, cfg: ImaginationConfig) -> tuple[Tensor, dict[str, float]]:
     """REINFORCE with a value baseline on lambda-returns, an entropy bonus, and the value regression."""
     returns = lambda_returns(rollout.rewards, rollout.values.detach(), rollout.ends, cfg.gamma, cfg.lambda_)
-    valid = rollout.valid
+    w = rollout.weights
+    mean = lambda x: (x * w).sum() / w.sum()  # noqa: E731  (over the steps taken, each by its chance of being taken)
     values = rollout.values[:, :-1]
     advantage = (returns - values).detach()
-    policy_loss = -(rollout.log_probs * advantage)[valid].mean()
-    entropy = rollout.entropy[valid].mean()
-    value_loss = F.mse_loss(values[valid], returns[valid])
+    policy_loss = mean(-rollout.log_probs * advantage)
+    entropy = mean(rollout.entropy)
+    value_loss = mean((values - returns).pow(2))
     loss = policy_loss - cfg.entropy_weight * entropy + value_loss
     metrics = {
         "ac_loss": loss.item(),
         "policy_loss": policy_loss.item(),
         "value_loss": value_loss.item(),
         "entropy": entropy.item(),
-        "imagined_return": rollout.rewards.mul(valid).sum(1).mean().item(),
-        "imagined_ends": rollout.ends.any(1).float().mean().item(),
-        "value": values[valid].mean().item(),
+        "imagined_return": rollout.rewards.mul(w).sum(1).mean().item(),
+        "imagined_ends": (1 - (1.0 - rollout.ends.float()).prod(1)).mean().item(),
+        "value": mean(values).item(),
     }
     return loss, metrics

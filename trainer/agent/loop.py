@@ -69,6 +69,10 @@ class TrainConfig:
         default=0.0, metadata={"help": "JEDI, not in the paper: weight of the reward loss on sampled next latents (0 = off)", "metavar": "W"}
     )
 
+    reward_foresight: bool = field(
+        default=False, metadata={"help": "not in the paper: read each step's reward and end from the transition before it and the action"}
+    )
+
     def check_resumes(self, run_info: dict) -> None:
         """Raise ``UserError`` if this config would change what the run in ``run.json`` trains.
 
@@ -81,7 +85,7 @@ class TrainConfig:
                 raise UserError(f"{self.out} was trained with {flag} {saved.get(f.name, f.default)}; resume it with the same value")
 
 
-RUN_DEFINING_OPTIONS = ("world_model", "preset", "dream_reward_weight")
+RUN_DEFINING_OPTIONS = ("world_model", "preset", "dream_reward_weight", "reward_foresight")
 
 
 def world_model_options(config: TrainConfig, num_actions: int) -> dict:
@@ -91,6 +95,10 @@ def world_model_options(config: TrainConfig, num_actions: int) -> dict:
         if config.world_model != "jedi":
             raise UserError("--dream-reward-weight applies to the JEDI world model only")
         options["dream_reward_weight"] = config.dream_reward_weight
+        if config.reward_foresight:
+            raise UserError("--dream-reward-weight trains the reward model on sampled next latents, which --reward-foresight does not read")
+    if config.reward_foresight:
+        options["reward_foresight"] = True
     return options
 
 
@@ -196,7 +204,7 @@ class AgentTraining:
         if self.main:
             self.collector = Collector(self.env, self.store, seed=config.seed + len(episodes), on_episode=self._on_episode)
         self.player = AgentPlayer(self.world_model, self.agent, epsilon=COLLECT_EPSILON, seed=seed + 2)
-        self.dream = DreamEnv(self.world_model, self.preset.denoising_steps, sample_outcomes=True)
+        self.dream = DreamEnv(self.world_model, self.preset.denoising_steps, outcomes=self.preset.imagined_outcomes)
         self.imagination = ImaginationConfig(horizon=self.preset.horizon, entropy_weight=self.preset.entropy_weight)
 
     # -- bookkeeping -----------------------------------------------------------------------------

@@ -113,7 +113,7 @@ def measure_fidelity(
         states = model.to_states(ctx)
         real_states = states
         # the reward model's LSTM burned in on the context, as in DreamEnv; one copy follows the real frames
-        _, _, dream_lstm = model.reward_end(states[:, :-1], acts[:, :-1], states[:, 1:])
+        _, _, dream_lstm = model.reward_end(*model.reward_end.window_inputs(states, acts[:, :-1]))
         real_lstm = dream_lstm
         last_real = torch.from_numpy(np.stack([e.frames[s - 1] for e, s in chunk])).float() / 255
         for h in range(1, hmax + 1):
@@ -125,9 +125,9 @@ def measure_fidelity(
             real = torch.from_numpy(np.stack([chunk[j][0].frames[chunk[j][1] - 1 + h] for j in alive])).float() / 255
             # the transition to frame s-1+h (past an episode's end: its last frame, not scored)
             real_next = model.to_states(torch.from_numpy(np.stack([e.frames[min(s - 1 + h, len(e))] for e, s in chunk])).to(device)[:, None])[:, 0]
-            step_acts = acts[:, -1:]
-            dream_logits, _, dream_lstm = model.reward_end(states[:, -1:], step_acts, nxt[:, None], dream_lstm)
-            real_logits, _, real_lstm = model.reward_end(real_states[:, -1:], step_acts, real_next[:, None], real_lstm)
+            step_acts = acts[:, -1]
+            dream_logits, _, dream_lstm = model.reward_end(*model.reward_end.step_inputs(states, step_acts, nxt), dream_lstm)
+            real_logits, _, real_lstm = model.reward_end(*model.reward_end.step_inputs(real_states, step_acts, real_next), real_lstm)
             true = torch.tensor([float(chunk[j][0].rewards[chunk[j][1] - 2 + h]) for j in alive])
             rewards.add(true, real_logits[alive, 0].cpu(), dream_logits[alive, 0].cpu())
             real_states = torch.cat([real_states[:, 1:], real_next[:, None]], dim=1)

@@ -55,6 +55,9 @@ class WorldModelTrainConfig:
     decoder_grad_weight: float = field(default=0.0, metadata={"help": "JEDI ablation: decoder gradient into the encoder"})
     latent_batch_norm: bool = field(default=False, metadata={"help": "JEDI: batch-normalise latents against scale collapse"})
     dream_reward_weight: float = field(default=0.0, metadata={"help": "JEDI, not in the paper: reward loss on sampled next latents"})
+    reward_foresight: bool = field(
+        default=False, metadata={"help": "not in the paper: read each step's reward and end from the transition before it and the action"}
+    )
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
     checkpoint_minutes: float = field(default=5.0, metadata={"help": "minutes between checkpoints"})
     val_every: int = field(default=250, metadata={"help": "updates between held-out validations"})
@@ -83,7 +86,7 @@ def split_episodes(store: EpisodeStore) -> tuple[list, list]:
 
 
 def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
-    model_cfg: dict = {"num_actions": num_actions}
+    model_cfg: dict = {"num_actions": num_actions, "reward_foresight": config.reward_foresight}
     if config.world_model == "jedi":
         model_cfg.update(
             switch_prob=config.switch_prob,
@@ -92,7 +95,10 @@ def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
             latent_batch_norm=config.latent_batch_norm,
             dream_reward_weight=config.dream_reward_weight,
         )
-    return build_world_model(config.world_model, model_cfg)
+    try:
+        return build_world_model(config.world_model, model_cfg)
+    except ValueError as e:  # options that contradict each other
+        raise UserError(str(e)) from None
 
 
 def drop_metrics_after(path: Path, step: int, key: str = "step") -> None:

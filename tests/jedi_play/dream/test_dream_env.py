@@ -48,6 +48,31 @@ def test_actions_change_the_dream(kind):
     assert not np.array_equal(outs[0], outs[1])
 
 
+def test_expected_outcomes_are_the_means_of_the_drawn_ones():
+    torch.manual_seed(0)
+    model = JEDIWorldModel(JEDIConfig(num_actions=4, denoiser_channels=(16,), reward_end_channels=(8, 8), reward_end_lstm=16))
+    with torch.no_grad():
+        for head in (model.reward_end.reward_head, model.reward_end.end_head, model.denoiser.inner.conv_out):
+            head.weight.normal_(std=0.3)
+    n = 4000
+    frames = np.random.default_rng(2).integers(0, 256, (1, 4, 64, 64, 3), dtype=np.uint8).repeat(n, axis=0)
+    draws = []
+    for outcomes in ("expected", "sample"):
+        env = DreamEnv(model, outcomes=outcomes)
+        env.reset(frames, np.zeros((n, 4), np.int64))
+        draws.append(env.step(np.ones(n, np.int64))[1:])
+    (mean_reward, p_end), (rewards, ends) = draws
+    assert mean_reward.dtype == np.float32 and p_end.dtype == np.float32 and ((p_end > 0) & (p_end < 1)).all()
+    # each game's next latent is its own sample, so the expectations vary a little between games
+    assert abs(rewards.mean() - mean_reward.mean()) < 4 * rewards.std() / np.sqrt(len(rewards)) + 1e-3
+    assert abs(ends.mean() - p_end.mean()) < 4 * ends.std() / np.sqrt(len(ends)) + 1e-3
+
+
+def test_unknown_outcomes_are_refused():
+    with pytest.raises(ValueError, match="outcomes"):
+        DreamEnv(untrained("diamond"), outcomes="mode")  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="module")
 def model_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dream") / "model"

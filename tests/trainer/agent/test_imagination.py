@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from jedi_play.dream.dream_env import DreamEnv
@@ -12,41 +13,56 @@ from trainer.agent.loop import agent_config_for
 
 
 class BanditDream:
-    """A stand-in dream with DreamEnv's tensor interface: reward +1 for action 2, else 0; never ends."""
+    """A stand-in dream with DreamEnv's tensor interface: reward +1 for action 2, else 0; never ends.
 
-    def __init__(self, n: int = 4) -> None:
+    ``expected``: the outcomes are means, as with ``DreamEnv(outcomes="expected")``: action 2 is rewarded
+    0.5 on average, and action 1 ends the game with probability 0.5 (float ends).
+    """
+
+    def __init__(self, n: int = 4, expected: bool = False) -> None:
         self.n = n
+        self.expected = expected
 
     def reset_states(self, frames: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         self.b = frames.shape[0]
         return torch.zeros(self.b, self.n, 3, 8, 8)
 
     def step_states(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.expected:
+            return torch.zeros(self.b, 3, 8, 8), 0.5 * (actions == 2).float(), 0.5 * (actions == 1).float()
         return torch.zeros(self.b, 3, 8, 8), (actions == 2).float(), torch.zeros(self.b, dtype=torch.bool)
 
 
-def test_agent_learns_the_rewarded_action_in_imagination() -> None:
+@pytest.mark.parametrize("expected", [False, True])
+def test_agent_learns_the_rewarded_action_in_imagination(expected: bool) -> None:
     torch.manual_seed(0)
     agent = ActorCritic(ActorCriticConfig(4, in_channels=3, size=8, channels=(8,), lstm_dim=32))
     optimizer = torch.optim.Adam(agent.parameters(), lr=3e-3)
     cfg = ImaginationConfig(horizon=5)
     frames, actions = torch.zeros(16, 4, 64, 64, 3, dtype=torch.uint8), torch.zeros(16, 3, dtype=torch.long)
-    dream = BanditDream()
+    dream = BanditDream(expected=expected)
     for _ in range(150):
         loss, metrics = actor_critic_loss(imagine(dream, agent, frames, actions, cfg.horizon), cfg)  # type: ignore[arg-type]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     logits, value, _ = agent(torch.zeros(1, 3, 8, 8))
+    scale = 0.5 if expected else 1.0
     assert torch.softmax(logits, -1)[0, 2] > 0.9  # started at 0.25
-    assert metrics["imagined_return"] > 4.0  # out of 5
-    assert value.item() > 1.0  # the critic learned that rewards come
+    assert metrics["imagined_return"] > 4.0 * scale  # out of 5 * scale
+    assert value.item() > 1.0 * scale  # the critic learned that rewards come
 
 
-def test_rollout_mask_stops_after_the_first_end() -> None:
+def test_rollout_weights_stop_after_the_first_end() -> None:
     ends = torch.tensor([[False, True, False, True], [False, False, False, False]])
     r = Rollout(torch.zeros(2, 4), torch.zeros(2, 4), torch.zeros(2, 5), torch.zeros(2, 4), ends)
-    assert r.valid.tolist() == [[True, True, False, False], [True, True, True, True]]
+    assert r.weights.tolist() == [[1, 1, 0, 0], [1, 1, 1, 1]]
+
+
+def test_rollout_weights_of_end_probabilities_are_the_chance_of_still_playing() -> None:
+    ends = torch.tensor([[0.5, 0.5, 1.0, 0.2]])
+    r = Rollout(torch.zeros(1, 4), torch.zeros(1, 4), torch.zeros(1, 5), torch.zeros(1, 4), ends)
+    torch.testing.assert_close(r.weights, torch.tensor([[1.0, 0.5, 0.25, 0.0]]))
 
 
 def test_imagination_in_a_world_model_trains_only_the_agent() -> None:

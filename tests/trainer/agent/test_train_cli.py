@@ -70,6 +70,12 @@ def test_dream_reward_weight_is_a_jedi_option(tmp_path: Path) -> None:
     assert_one_line_error(result, "--dream-reward-weight", "JEDI")
 
 
+def test_reward_foresight_does_not_combine_with_dream_reward_weight(tmp_path: Path) -> None:
+    result = _train(tmp_path / "run", "--reward-foresight", "--dream-reward-weight", "1")
+    assert_one_line_error(result, "--reward-foresight", "--dream-reward-weight")
+    assert not (tmp_path / "run").exists()
+
+
 def test_killed_run_resumes_without_losing_episodes(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     proc = subprocess.Popen([script("jedi-train"), "--game", "Breakout", "--preset", "smoke", "--out", str(run_dir), "--threads", "1"],

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from jedi_play.data import Episode
+from jedi_play.models.reward_end import RewardEndConfig, RewardEndModel
 from trainer.eval.fidelity import measure_fidelity
 
 LENGTH = 60
@@ -18,6 +19,19 @@ def counting_episode() -> Episode:
     rewards = np.array([1.0 if (t + 1) % 5 == 0 else 0.0 for t in range(LENGTH)], np.float32)
     ends = np.zeros(LENGTH, bool)
     return Episode(frames=frames, actions=np.zeros(LENGTH, np.int64), rewards=rewards, terminated=ends, truncated=ends, life_loss=ends)
+
+
+class CountingRewards(torch.nn.Module):
+    """The exact reward model of ``counting_episode``, read from the next state (the default alignment)."""
+
+    cfg = RewardEndConfig(1, 1)
+    window_inputs = RewardEndModel.window_inputs
+    step_inputs = RewardEndModel.step_inputs
+
+    def forward(self, x: torch.Tensor, actions: torch.Tensor, next_x: torch.Tensor, state: object = None) -> tuple:
+        rewarded = next_x.flatten(2)[..., 0] % 5 == 0  # (B, T)
+        reward_logits = torch.where(rewarded[..., None], torch.tensor([-9.0, -9.0, 9.0]), torch.tensor([-9.0, 9.0, -9.0]))
+        return reward_logits, torch.zeros(*rewarded.shape, 2), state
 
 
 class CountingWorld(torch.nn.Module):
@@ -32,6 +46,7 @@ class CountingWorld(torch.nn.Module):
         super().__init__()
         self.oracle = oracle
         self.unused = torch.nn.Parameter(torch.zeros(1))  # the device is read from the parameters
+        self.reward_end = CountingRewards()
 
     def to_states(self, frames: torch.Tensor) -> torch.Tensor:
         return frames[..., :1, :1, :1].float().movedim(-1, -3)  # (B, T, 1, 1, 1)
@@ -41,11 +56,6 @@ class CountingWorld(torch.nn.Module):
 
     def predict_next(self, states: torch.Tensor, actions: torch.Tensor, steps: int | None = None) -> torch.Tensor:
         return states[:, -1] + 1 if self.oracle else states[:, -1]
-
-    def reward_end(self, x: torch.Tensor, actions: torch.Tensor, next_x: torch.Tensor, state: object = None) -> tuple:
-        rewarded = next_x.flatten(2)[..., 0] % 5 == 0  # (B, T)
-        reward_logits = torch.where(rewarded[..., None], torch.tensor([-9.0, -9.0, 9.0]), torch.tensor([-9.0, 9.0, -9.0]))
-        return reward_logits, torch.zeros(*rewarded.shape, 2), state
 
 
 @pytest.mark.parametrize("oracle", [True, False])
