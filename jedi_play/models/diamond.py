@@ -34,7 +34,9 @@ class DIAMONDWorldModel(WorldModel):
         self.sampler = cfg.sampler
         unet = UNet(UNetConfig(3, cfg.num_cond_steps, cfg.num_actions, cfg.denoiser_channels, cfg.denoiser_depth))
         self.denoiser = Denoiser(unet, cfg.edm)
-        self.reward_end = RewardEndModel(RewardEndConfig(3, 64, cfg.num_actions, cfg.reward_end_channels, lstm_dim=cfg.reward_end_lstm, foresight=cfg.reward_foresight))
+        self.reward_end = RewardEndModel(
+            RewardEndConfig(3, 64, cfg.num_actions, cfg.reward_end_channels, lstm_dim=cfg.reward_end_lstm, foresight=cfg.reward_foresight)
+        )
 
     def to_states(self, frames: Tensor) -> Tensor:
         return frames_to_tensor(frames)

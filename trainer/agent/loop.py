@@ -68,7 +68,6 @@ class TrainConfig:
     dream_reward_weight: float = field(
         default=0.0, metadata={"help": "JEDI, not in the paper: weight of the reward loss on sampled next latents (0 = off)", "metavar": "W"}
     )
-
     reward_foresight: bool = field(
         default=False, metadata={"help": "not in the paper: read each step's reward and end from the transition before it and the action"}
     )

@@ -8,7 +8,8 @@ from torch import Tensor
 def lambda_returns(rewards: Tensor, values: Tensor, ends: Tensor, gamma: float, lambda_: float) -> Tensor:
     """``G_t = r_t + gamma * (1 - d_t) * ((1 - lambda) * V_{t+1} + lambda * G_{t+1})``, ``G_T = V_T``.
 
-    ``rewards`` and ``ends`` are ``(B, T)``: the reward of step ``t`` and whether it ended the episode;
+    ``rewards`` and ``ends`` are ``(B, T)``: the reward of step ``t`` and whether it ended the episode
+    (bool, or the probability that it did);
     ``values`` is ``(B, T + 1)``, the value of each visited state and of the state after the last step
     (the bootstrap). An ended step neither bootstraps nor looks further. Returns ``(B, T)``.
     """
