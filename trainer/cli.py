@@ -1,5 +1,5 @@
 """``jedi-train``: whole-agent training, and the sub-commands ``collect``, ``inspect``, ``world-model``,
-``export`` and ``push``.
+``export``, ``push`` and ``real-agent``.
 
 ``jedi-train --game NAME --world-model jedi|diamond --preset ...`` trains a whole agent; a first word
 naming a sub-command runs that step alone.
@@ -18,6 +18,7 @@ from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_a
 from jedi_play.env.games import get_game
 from jedi_play.hub.weight_codec import WEIGHTS_DTYPES
 from trainer.agent.loop import TrainConfig, train_agent
+from trainer.agent.real_rollouts import RealAgentConfig, train_on_real_game
 from trainer.data.collect import CollectConfig, collect_random
 from trainer.data.store import EpisodeStore
 from trainer.world_model.export import export_run
@@ -34,7 +35,8 @@ def _train_parser() -> CliParser:
         epilog="sub-commands: 'jedi-train collect' collects random-policy episodes into a folder; "
         "'jedi-train inspect DIR' checks and summarises one; 'jedi-train world-model' trains a world model "
         "on one; 'jedi-train export RUN_DIR' writes a run's model folder and 'jedi-train push RUN_DIR' uploads it "
-        "to the Hugging Face Hub. Each answers --help.",
+        "to the Hugging Face Hub; 'jedi-train real-agent' trains the actor-critic on the real game, a baseline. "
+        "Each answers --help.",
     )
     add_dataclass_args(parser, TrainConfig)
     return parser
@@ -152,7 +154,33 @@ def _push(argv: Sequence[str]) -> int:
     return 0
 
 
-SUBCOMMANDS = {"collect": _collect, "inspect": _inspect, "world-model": _world_model, "export": _export, "push": _push}
+def _real_agent(argv: Sequence[str]) -> int:
+    parser = CliParser(
+        prog=f"{PROG} real-agent",
+        description="Baseline, not JEDI: a fresh actor-critic trained with the imagination loss on real rollouts of "
+        "a model folder's game (its world model frozen, giving the states), then evaluated.",
+    )
+    add_dataclass_args(parser, RealAgentConfig)
+    config = dataclass_from_args(RealAgentConfig, parser.parse_args(argv))
+    result = train_on_real_game(config)
+    line = f"{result['game']}: {config.updates} updates on {result['real_steps']} real steps"
+    line += f" in {result['train_seconds']:.0f} s"
+    if "evaluation" in result:
+        ev = result["evaluation"]
+        line += f"; evaluation {ev['mean_score']:.1f} +- {ev['ci95']:.1f} (95% CI) over {ev['episodes']} episodes"
+        line += f", HNS {ev['hns']:.3f}"
+    print(f"{line}; written to {config.json}")
+    return 0
+
+
+SUBCOMMANDS = {
+    "collect": _collect,
+    "inspect": _inspect,
+    "world-model": _world_model,
+    "export": _export,
+    "push": _push,
+    "real-agent": _real_agent,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,11 @@ class EvalResult:
         return float(np.std(self.scores))
 
     @property
+    def ci95(self) -> float:
+        """Half-width of the mean score's 95% confidence interval (normal approximation)."""
+        return 1.96 * self.std_score / max(1, len(self.scores) - 1) ** 0.5
+
+    @property
     def hns(self) -> float:
         return human_normalized_score(self.game, self.mean_score)
 
@@ -38,6 +43,7 @@ class EvalResult:
             "episodes": len(self.scores),
             "mean_score": self.mean_score,
             "std_score": self.std_score,
+            "ci95": self.ci95,
             "hns": self.hns,
             "scores": list(self.scores),
             "steps": self.steps,

@@ -38,13 +38,16 @@ class Rollout:
     values: Tensor  # (B, T + 1): each visited state's value and the bootstrap
     rewards: Tensor  # (B, T) predicted reward signs (or their expectations)
     ends: Tensor  # (B, T) predicted terminations: bool, or float probabilities
+    restarts: bool = False  # real games start again after an end, so every step is taken
 
     @property
     def weights(self) -> Tensor:
         """(B, T): the probability that the game is still on when step ``t`` is taken.
 
-        With drawn ends: 1 up to the first end (that step included), 0 after it.
+        With drawn ends: 1 up to the first end (that step included), 0 after it; all 1 with ``restarts``.
         """
+        if self.restarts:
+            return torch.ones_like(self.rewards)
         alive = (1.0 - self.ends.float()).cumprod(1)
         return torch.cat([torch.ones_like(alive[:, :1]), alive[:, :-1]], dim=1)
 

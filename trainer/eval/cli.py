@@ -106,9 +106,8 @@ def _evaluate_random(game_name: str, config: EvalConfig) -> dict:
 
 
 def _print_score(result: EvalResult) -> None:
-    half_width = 1.96 * result.std_score / max(1, len(result.scores) - 1) ** 0.5
     print(
-        f"{result.game}: mean score {result.mean_score:.1f} +- {half_width:.1f} (95% CI), std {result.std_score:.1f}, "
+        f"{result.game}: mean score {result.mean_score:.1f} +- {result.ci95:.1f} (95% CI), std {result.std_score:.1f}, "
         f"{len(result.scores)} episodes; HNS {result.hns:.3f}"
     )
 

@@ -1,0 +1,121 @@
+"""``jedi-train real-agent``: the actor-critic on real rollouts (game restarts, learning, the command)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from cli_helpers import assert_main_error
+
+import trainer.agent.real_rollouts as real_rollouts
+from jedi_play.hub import save_model_folder
+from tests.app_helpers import ASTERIX_ACTIONS, agent_for, tiny_world_model
+from trainer.agent.imagination import ImaginationConfig, actor_critic_loss
+from trainer.agent.real_rollouts import RealRollouts
+from trainer.cli import main
+
+
+class ScriptedEnv:
+    """A training env stand-in: a game lasts ``length`` steps; action 0 earns reward 2 (others 0)."""
+
+    def __init__(self, length: int) -> None:
+        self.length, self.t, self.resets = length, 0, 0
+
+    def _frame(self) -> np.ndarray:
+        return np.full((64, 64, 3), 10 * self.t, dtype=np.uint8)
+
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict]:
+        self.t, self.resets = 0, self.resets + 1
+        return self._frame(), {}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self.t += 1
+        return self._frame(), 2.0 if action == 0 else 0.0, self.t == self.length, False, {}
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> list[ScriptedEnv]:
+    envs: list[ScriptedEnv] = []
+
+    def make(game: str) -> ScriptedEnv:
+        envs.append(ScriptedEnv(length=4 + len(envs)))
+        return envs[-1]
+
+    monkeypatch.setattr(real_rollouts, "make_train_env", make)
+    return envs
+
+
+def test_games_restart_and_their_memory_is_forgotten(scripted: list[ScriptedEnv]) -> None:
+    wm = tiny_world_model(len(ASTERIX_ACTIONS)).eval()
+    agent = agent_for(wm, len(ASTERIX_ACTIONS))
+    games = RealRollouts("Asterix", wm, batch_size=2, seed=0)
+    rollout = games.play(agent, horizon=10)
+    ends = rollout.ends.bool()
+    assert ends[0].nonzero().flatten().tolist() == [3, 7]  # game lengths 4 and 5
+    assert ends[1].nonzero().flatten().tolist() == [4, 9]
+    assert [env.resets for env in scripted] == [3, 3]
+    assert set(rollout.rewards.unique().tolist()) <= {0.0, 1.0}  # sign-clipped
+    assert torch.equal(rollout.weights, torch.ones(2, 10))  # every step is taken: the next game goes on
+    assert len(games.finished) == 4
+    assert games.lstm is not None and torch.all(games.lstm[0][1] == 0)  # game 2 ended on the last step
+    assert torch.any(games.lstm[0][0] != 0)
+    loss, metrics = actor_critic_loss(rollout, ImaginationConfig())
+    loss.backward()
+    assert all(p.grad is not None for p in agent.policy_head.parameters())
+
+
+def test_agent_learns_the_rewarded_action(scripted: list[ScriptedEnv]) -> None:
+    torch.manual_seed(0)
+    wm = tiny_world_model(len(ASTERIX_ACTIONS)).eval().requires_grad_(False)
+    agent = agent_for(wm, len(ASTERIX_ACTIONS))
+    optim = torch.optim.AdamW(agent.parameters(), lr=3e-3, weight_decay=0.0)
+    games = RealRollouts("Asterix", wm, batch_size=8, seed=0)
+    cfg = ImaginationConfig(horizon=5)
+    for _ in range(60):
+        rollout = games.play(agent, cfg.horizon)
+        loss, _ = actor_critic_loss(rollout, cfg)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    with torch.no_grad():
+        logits, _, _ = agent(wm.to_states(torch.as_tensor(games.frames)[:, None])[:, 0], games.lstm)
+    assert logits.softmax(-1)[:, 0].mean() > 0.5  # from 1/9
+
+
+def _model_folder(tmp_path: Path, with_agent: bool = True) -> Path:
+    wm = tiny_world_model(len(ASTERIX_ACTIONS))
+    agent = agent_for(wm, len(ASTERIX_ACTIONS)) if with_agent else None
+    save_model_folder(tmp_path / "model", wm, "jedi", "Asterix", ASTERIX_ACTIONS, "# tiny\n", agent=agent)
+    return tmp_path / "model"
+
+
+def test_command_trains_and_writes_its_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "real.json"
+    argv = ["real-agent", "--model", str(_model_folder(tmp_path)), "--json", str(out)]
+    argv += ["--updates", "3", "--batch-size", "2"]
+    assert main([*argv, "--episodes", "1", "--log-every", "2", "--threads", "1"]) == 0  # the folder's agent sizes
+    assert "Asterix: 3 updates on 90 real steps" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert [row["update"] for row in result["log"]] == [2, 3]
+    assert result["real_steps"] == 3 * 2 * 15 and result["evaluation"]["episodes"] == 1
+    assert result["evaluation"]["steps"] > 0 and "ci95" in result["evaluation"]
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    argv = ["real-agent", "--model", str(_model_folder(bare, with_agent=False)), "--json", str(out), "--updates", "1"]
+    assert main([*argv, "--batch-size", "1", "--episodes", "0", "--threads", "1"]) == 0  # a whole run's agent sizes
+    result = json.loads(out.read_text())
+    assert result["real_steps"] == 15 and "evaluation" not in result
+
+
+def test_command_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    common: list[Any] = ["real-agent", "--json", str(tmp_path / "r.json")]
+    assert_main_error(main, capsys, [*common, "--model", str(_model_folder(tmp_path)), "--updates", "0"], "--updates", "at least 1")
+    assert_main_error(main, capsys, [*common, "--model", str(tmp_path / "missing")], "does not exist")
+    assert not (tmp_path / "r.json").exists()

@@ -1,0 +1,170 @@
+"""The actor-critic trained on the real game instead of a dream: a baseline, not part of JEDI or DIAMOND.
+
+The same network, loss (``actor_critic_loss``: REINFORCE with a value baseline on lambda-returns, an
+entropy bonus), batch, horizon and learning rate as imagination training, but each batch of ``horizon``
+steps is played in ``batch_size`` real training envs (a lost life ends a game, which starts again at
+once) with their true sign-clipped rewards. The agent reads the states of a frozen exported world
+model (the encoder's latents for JEDI), as it does in a whole run. Whatever this agent cannot learn in
+a number of updates, an agent trained in a dream of the same game cannot learn in as many either: it
+tells the agent's budget apart from the world model's quality.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from jedi_play.agent.player import AgentPlayer
+from jedi_play.cli.errors import UserError
+from jedi_play.data.atomic import atomic_write_bytes
+from jedi_play.env.atari import AtariEnv, make_train_env
+from jedi_play.hub.model_folder import load_model_folder
+from jedi_play.models.actor_critic import ActorCritic, LSTMState
+from jedi_play.models.world_model import WorldModel
+from trainer.agent.evaluate import evaluate_agent
+from trainer.agent.imagination import ImaginationConfig, Rollout, actor_critic_loss
+from trainer.agent.loop import AGENT_GRAD_CLIP, agent_config_for
+from trainer.agent.presets import CPU
+
+
+@dataclass
+class RealAgentConfig:
+    """Train a fresh actor-critic on real rollouts of a model folder's game, then evaluate it."""
+
+    model: Path = field(
+        metadata={"help": "model folder whose world model gives the agent its states (frozen)", "metavar": "DIR"}
+    )
+    json: Path = field(metadata={"help": "write the training log and the evaluation to FILE", "metavar": "FILE"})
+    updates: int = field(
+        default=CPU.agent_updates * (CPU.env_steps - CPU.initial_random_steps) // CPU.steps_per_epoch,
+        metadata={"help": "actor-critic updates (default: as many as a 'cpu' run takes)", "metavar": "N"},
+    )
+    batch_size: int = field(default=CPU.agent_batch_size, metadata={"help": "real games per update", "metavar": "N"})
+    lr: float = field(default=CPU.agent_lr, metadata={"help": "AdamW learning rate"})
+    entropy_weight: float = field(default=CPU.entropy_weight, metadata={"help": "entropy bonus weight"})
+    episodes: int = field(
+        default=100, metadata={"help": "evaluation episodes of the final agent (0: none)", "metavar": "N"}
+    )
+    log_every: int = field(default=50, metadata={"help": "updates between log rows", "metavar": "N"})
+    seed: int = field(default=0, metadata={"help": "random seed (envs, actions, the agent's initial weights)"})
+    threads: int | None = field(
+        default=None, metadata={"help": "CPU threads for torch (default: torch's choice)", "metavar": "N"}
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("updates", "batch_size", "log_every"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+        if self.episodes < 0:
+            raise UserError(f"--episodes must be at least 0, not {self.episodes}")
+        if self.lr <= 0:
+            raise UserError(f"--lr must be positive, not {self.lr}")
+
+
+class RealRollouts:
+    """``batch_size`` training envs played ``horizon`` steps at a time; each game's LSTM state carries over."""
+
+    def __init__(self, game: str, world_model: WorldModel, batch_size: int, seed: int) -> None:
+        self.world_model = world_model
+        self.envs: list[AtariEnv] = [make_train_env(game) for _ in range(batch_size)]
+        self.frames = np.stack([env.reset(seed=seed * 1000 + i)[0] for i, env in enumerate(self.envs)])  # (B, H, W, 3)
+        self.returns = np.zeros(batch_size)  # of the game each env is playing
+        self.finished: list[float] = []  # returns of finished games (one life each)
+        self.lstm: LSTMState | None = None
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def _states(self) -> Tensor:
+        with torch.no_grad():
+            return self.world_model.to_states(torch.as_tensor(self.frames)[:, None])[:, 0]  # (B, C, h, w)
+
+    def play(self, agent: ActorCritic, horizon: int) -> Rollout:
+        """Play ``horizon`` steps of every env; games that end start again (their LSTM row zeroed)."""
+        b = len(self.envs)
+        lstm = self.lstm if self.lstm is not None else agent.initial_state(b)
+        log_probs, entropy, values, rewards, ends = [], [], [], [], []
+        for _ in range(horizon):
+            logits, value, lstm = agent(self._states(), lstm)
+            log_p = torch.log_softmax(logits, -1)
+            action = torch.multinomial(log_p.exp().detach(), 1, generator=self.generator)  # (B, 1)
+            log_probs.append(log_p.gather(1, action).squeeze(1))
+            entropy.append(-(log_p.exp() * log_p).sum(-1))
+            values.append(value)
+            reward, end = np.zeros(b, dtype=np.float32), np.zeros(b, dtype=np.float32)
+            for i, env in enumerate(self.envs):
+                self.frames[i], r, terminated, truncated, _ = env.step(int(action[i]))
+                self.returns[i] += r
+                reward[i], end[i] = np.sign(r), float(terminated)
+                if terminated or truncated:
+                    self.finished.append(float(self.returns[i]))
+                    self.returns[i] = 0.0
+                    self.frames[i], _ = env.reset()
+                    end[i] = 1.0  # a cut game does not bootstrap from the next game's first state either
+            keep = torch.from_numpy(1.0 - end)[:, None]
+            lstm = (lstm[0] * keep, lstm[1] * keep)
+            rewards.append(torch.from_numpy(reward))
+            ends.append(torch.from_numpy(end))
+        with torch.no_grad():
+            _, value, _ = agent(self._states(), lstm)
+        values.append(value)
+        self.lstm = (lstm[0].detach(), lstm[1].detach())
+        stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
+        return Rollout(stack(log_probs), stack(entropy), stack(values), stack(rewards), stack(ends), restarts=True)
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def train_on_real_game(config: RealAgentConfig, progress: bool = True) -> dict:
+    """Train and evaluate; the result (config, log rows, evaluation) is also written to ``config.json``."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    loaded = load_model_folder(config.model)
+    world_model = loaded.world_model.eval().requires_grad_(False)
+    # fresh weights; the sizes of the folder's agent, or of a whole run's agent for this world model
+    sizes = loaded.agent.cfg if loaded.agent is not None else agent_config_for(world_model, len(loaded.action_meanings))
+    agent = ActorCritic(sizes)
+    optim = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
+    imagination = ImaginationConfig(entropy_weight=config.entropy_weight)
+    games = RealRollouts(loaded.game, world_model, config.batch_size, config.seed)
+    log: list[dict] = []
+    start = time.monotonic()
+    steps = range(1, config.updates + 1)
+    for update in tqdm(steps, desc=f"real {loaded.game}", unit="upd", disable=not progress, dynamic_ncols=True):
+        loss, metrics = actor_critic_loss(games.play(agent, imagination.horizon), imagination)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(agent.parameters(), AGENT_GRAD_CLIP)
+        optim.step()
+        if update % config.log_every == 0 or update == config.updates:
+            recent = games.finished[-100:]
+            log.append({
+                "update": update,
+                "seconds": round(time.monotonic() - start, 1),
+                "entropy": metrics["entropy"],
+                "value": metrics["value"],
+                "games": len(games.finished),
+                "return_last_100_games": float(np.mean(recent)) if recent else None,
+            })
+    games.close()
+    result: dict = {
+        "game": loaded.game,
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        "real_steps": config.updates * config.batch_size * imagination.horizon,
+        "train_seconds": round(time.monotonic() - start, 1),
+        "log": log,
+    }
+    if config.episodes:
+        player = AgentPlayer(world_model, agent.eval(), seed=config.seed)
+        evaluation = evaluate_agent(player, loaded.game, config.episodes, seed=config.seed, progress=progress)
+        result["evaluation"] = evaluation.to_dict()
+    atomic_write_bytes(config.json, (json.dumps(result, indent=2) + "\n").encode())
+    return result
