@@ -1,5 +1,5 @@
 """``jedi-train``: whole-agent training, and the sub-commands ``collect``, ``inspect``, ``world-model``,
-``export``, ``push`` and ``real-agent``.
+``export``, ``push`` and ``agent``.
 
 ``jedi-train --game NAME --world-model jedi|diamond --preset ...`` trains a whole agent; a first word
 naming a sub-command runs that step alone.
@@ -18,7 +18,7 @@ from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_a
 from jedi_play.env.games import get_game
 from jedi_play.hub.weight_codec import WEIGHTS_DTYPES
 from trainer.agent.loop import TrainConfig, train_agent
-from trainer.agent.real_rollouts import RealAgentConfig, train_on_real_game
+from trainer.agent.frozen_model import FrozenAgentConfig, train_frozen_agent
 from trainer.data.collect import CollectConfig, collect_random
 from trainer.data.store import EpisodeStore
 from trainer.world_model.export import export_run
@@ -35,8 +35,8 @@ def _train_parser() -> CliParser:
         epilog="sub-commands: 'jedi-train collect' collects random-policy episodes into a folder; "
         "'jedi-train inspect DIR' checks and summarises one; 'jedi-train world-model' trains a world model "
         "on one; 'jedi-train export RUN_DIR' writes a run's model folder and 'jedi-train push RUN_DIR' uploads it "
-        "to the Hugging Face Hub; 'jedi-train real-agent' trains the actor-critic on the real game, a baseline. "
-        "Each answers --help.",
+        "to the Hugging Face Hub; 'jedi-train agent' trains an actor-critic alone against a model folder, in the "
+        "real game or its dream. Each answers --help.",
     )
     add_dataclass_args(parser, TrainConfig)
     return parser
@@ -154,16 +154,17 @@ def _push(argv: Sequence[str]) -> int:
     return 0
 
 
-def _real_agent(argv: Sequence[str]) -> int:
+def _agent(argv: Sequence[str]) -> int:
     parser = CliParser(
-        prog=f"{PROG} real-agent",
-        description="Baseline, not JEDI: a fresh actor-critic trained with the imagination loss on real rollouts of "
-        "a model folder's game (its world model frozen, giving the states), then evaluated.",
+        prog=f"{PROG} agent",
+        description="Train a fresh actor-critic alone against a model folder's frozen world model (which gives its "
+        "states), with the whole run's loss: on real rollouts of the game (a baseline, not JEDI) or in the model's "
+        "dream (--rollouts dream --data DIR); then evaluate it.",
     )
-    add_dataclass_args(parser, RealAgentConfig)
-    config = dataclass_from_args(RealAgentConfig, parser.parse_args(argv))
-    result = train_on_real_game(config)
-    line = f"{result['game']}: {config.updates} updates on {result['real_steps']} real steps"
+    add_dataclass_args(parser, FrozenAgentConfig)
+    config = dataclass_from_args(FrozenAgentConfig, parser.parse_args(argv))
+    result = train_frozen_agent(config)
+    line = f"{result['game']}: {config.updates} updates on {result['steps']} {config.rollouts} steps"
     line += f" in {result['train_seconds']:.0f} s"
     if "evaluation" in result:
         ev = result["evaluation"]
@@ -179,7 +180,7 @@ SUBCOMMANDS = {
     "world-model": _world_model,
     "export": _export,
     "push": _push,
-    "real-agent": _real_agent,
+    "agent": _agent,
 }
 
 

@@ -1,4 +1,5 @@
-"""``jedi-train real-agent``: the actor-critic on real rollouts (game restarts, learning, the command)."""
+"""``jedi-train agent``: an actor-critic alone against a frozen model, on real rollouts (game restarts,
+learning) or in its dream, and the command."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import pytest
 import torch
 from cli_helpers import assert_main_error
 
-import trainer.agent.real_rollouts as real_rollouts
+import trainer.agent.frozen_model as frozen_model
 from jedi_play.hub import save_model_folder
 from tests.app_helpers import ASTERIX_ACTIONS, agent_for, tiny_world_model
 from trainer.agent.imagination import ImaginationConfig, actor_critic_loss
-from trainer.agent.real_rollouts import RealRollouts
+from trainer.agent.frozen_model import RealRollouts
 from trainer.cli import main
+from trainer.data.collect import CollectConfig, collect_random
 
 
 class ScriptedEnv:
@@ -48,7 +50,7 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> list[ScriptedEnv]:
         envs.append(ScriptedEnv(length=4 + len(envs)))
         return envs[-1]
 
-    monkeypatch.setattr(real_rollouts, "make_train_env", make)
+    monkeypatch.setattr(frozen_model, "make_train_env", make)
     return envs
 
 
@@ -98,24 +100,43 @@ def _model_folder(tmp_path: Path, with_agent: bool = True) -> Path:
 
 def test_command_trains_and_writes_its_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "real.json"
-    argv = ["real-agent", "--model", str(_model_folder(tmp_path)), "--json", str(out)]
+    argv = ["agent", "--model", str(_model_folder(tmp_path)), "--json", str(out)]
     argv += ["--updates", "3", "--batch-size", "2"]
     assert main([*argv, "--episodes", "1", "--log-every", "2", "--threads", "1"]) == 0  # the folder's agent sizes
     assert "Asterix: 3 updates on 90 real steps" in capsys.readouterr().out
     result = json.loads(out.read_text())
     assert [row["update"] for row in result["log"]] == [2, 3]
-    assert result["real_steps"] == 3 * 2 * 15 and result["evaluation"]["episodes"] == 1
+    assert result["steps"] == 3 * 2 * 15 and result["evaluation"]["episodes"] == 1
+    assert all(row["games"] >= 0 for row in result["log"])
     assert result["evaluation"]["steps"] > 0 and "ci95" in result["evaluation"]
     bare = tmp_path / "bare"
     bare.mkdir()
-    argv = ["real-agent", "--model", str(_model_folder(bare, with_agent=False)), "--json", str(out), "--updates", "1"]
+    argv = ["agent", "--model", str(_model_folder(bare, with_agent=False)), "--json", str(out), "--updates", "1"]
     assert main([*argv, "--batch-size", "1", "--episodes", "0", "--threads", "1"]) == 0  # a whole run's agent sizes
     result = json.loads(out.read_text())
-    assert result["real_steps"] == 15 and "evaluation" not in result
+    assert result["steps"] == 15 and "evaluation" not in result
+
+
+def test_command_trains_in_the_dream(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, out = tmp_path / "episodes", tmp_path / "dream.json"
+    collect_random(CollectConfig("Asterix", 60, data))
+    argv = ["agent", "--model", str(_model_folder(tmp_path)), "--json", str(out), "--rollouts", "dream"]
+    argv += ["--data", str(data), "--updates", "2", "--batch-size", "3", "--episodes", "0", "--log-every", "1"]
+    assert main([*argv, "--outcomes", "sample", "--threads", "1"]) == 0
+    assert "Asterix: 2 updates on 90 dream steps" in capsys.readouterr().out
+    log = json.loads(out.read_text())["log"]
+    assert [row["update"] for row in log] == [1, 2] and "games" not in log[0]
 
 
 def test_command_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    common: list[Any] = ["real-agent", "--json", str(tmp_path / "r.json")]
-    assert_main_error(main, capsys, [*common, "--model", str(_model_folder(tmp_path)), "--updates", "0"], "--updates", "at least 1")
-    assert_main_error(main, capsys, [*common, "--model", str(tmp_path / "missing")], "does not exist")
+    common: list[Any] = ["agent", "--json", str(tmp_path / "r.json"), "--model", str(_model_folder(tmp_path))]
+    assert_main_error(main, capsys, [*common, "--updates", "0"], "--updates", "at least 1")
+    assert_main_error(main, capsys, [*common, "--rollouts", "dream"], "--data DIR", "--rollouts dream")
+    assert_main_error(main, capsys, [*common, "--data", str(tmp_path)], "--data DIR", "--rollouts dream")
+    pong = tmp_path / "pong"
+    collect_random(CollectConfig("Pong", 10, pong))
+    capsys.readouterr()  # the collector's progress bar
+    assert_main_error(main, capsys, [*common, "--rollouts", "dream", "--data", str(pong)], "Pong episodes", "Asterix")
+    common[-1] = str(tmp_path / "missing")
+    assert_main_error(main, capsys, common, "does not exist")
     assert not (tmp_path / "r.json").exists()

@@ -1,12 +1,13 @@
-"""The actor-critic trained on the real game instead of a dream: a baseline, not part of JEDI or DIAMOND.
+"""A fresh actor-critic trained against a frozen model folder: on real rollouts (a baseline) or in its dream.
 
 The same network, loss (``actor_critic_loss``: REINFORCE with a value baseline on lambda-returns, an
-entropy bonus), batch, horizon and learning rate as imagination training, but each batch of ``horizon``
-steps is played in ``batch_size`` real training envs (a lost life ends a game, which starts again at
-once) with their true sign-clipped rewards. The agent reads the states of a frozen exported world
-model (the encoder's latents for JEDI), as it does in a whole run. Whatever this agent cannot learn in
-a number of updates, an agent trained in a dream of the same game cannot learn in as many either: it
-tells the agent's budget apart from the world model's quality.
+entropy bonus), batch, horizon and learning rate as in a whole run, with the folder's world model
+frozen; the agent reads its states (the encoder's latents for JEDI). With ``rollouts="real"`` each
+batch of ``horizon`` steps is played in ``batch_size`` real training envs (a lost life ends a game,
+which starts again at once) with their true sign-clipped rewards: not JEDI or DIAMOND, but what an
+agent learns in as many updates with a perfect world model. With ``rollouts="dream"`` the games are
+imagined from real contexts of an episode folder, as in a whole run. The two side by side tell the
+agent's budget apart from the world model's quality.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
@@ -24,24 +26,36 @@ from tqdm import tqdm
 from jedi_play.agent.player import AgentPlayer
 from jedi_play.cli.errors import UserError
 from jedi_play.data.atomic import atomic_write_bytes
+from jedi_play.data.store import EpisodeStore
+from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.env.atari import AtariEnv, make_train_env
 from jedi_play.hub.model_folder import load_model_folder
 from jedi_play.models.actor_critic import ActorCritic, LSTMState
 from jedi_play.models.world_model import WorldModel
 from trainer.agent.evaluate import evaluate_agent
-from trainer.agent.imagination import ImaginationConfig, Rollout, actor_critic_loss
+from trainer.agent.imagination import ImaginationConfig, Rollout, actor_critic_loss, imagine
 from trainer.agent.loop import AGENT_GRAD_CLIP, agent_config_for
 from trainer.agent.presets import CPU
+from trainer.data.sampler import SegmentSampler
 
 
 @dataclass
-class RealAgentConfig:
-    """Train a fresh actor-critic on real rollouts of a model folder's game, then evaluate it."""
+class FrozenAgentConfig:
+    """Train a fresh actor-critic against a frozen model folder (real rollouts or its dream), then evaluate it."""
 
     model: Path = field(
         metadata={"help": "model folder whose world model gives the agent its states (frozen)", "metavar": "DIR"}
     )
     json: Path = field(metadata={"help": "write the training log and the evaluation to FILE", "metavar": "FILE"})
+    rollouts: Literal["real", "dream"] = field(
+        default="real", metadata={"help": "real: the real game (a baseline); dream: the world model's dream"}
+    )
+    data: Path | None = field(
+        default=None, metadata={"help": "episode folder of the game whose contexts start the dreams", "metavar": "DIR"}
+    )
+    outcomes: Literal["sample", "expected"] = field(
+        default=CPU.imagined_outcomes, metadata={"help": "dream: imagined rewards and ends drawn, or their means"}
+    )
     updates: int = field(
         default=CPU.agent_updates * (CPU.env_steps - CPU.initial_random_steps) // CPU.steps_per_epoch,
         metadata={"help": "actor-critic updates (default: as many as a 'cpu' run takes)", "metavar": "N"},
@@ -66,6 +80,16 @@ class RealAgentConfig:
             raise UserError(f"--episodes must be at least 0, not {self.episodes}")
         if self.lr <= 0:
             raise UserError(f"--lr must be positive, not {self.lr}")
+        if (self.rollouts == "dream") != (self.data is not None):
+            raise UserError("--data DIR gives the dreams their contexts: it goes with --rollouts dream, and only there")
+
+
+class Rollouts(Protocol):
+    """Where the agent's games are played: ``play`` gives one batch of ``horizon`` steps of them."""
+
+    def play(self, agent: ActorCritic, horizon: int) -> Rollout: ...
+
+    def close(self) -> None: ...
 
 
 class RealRollouts:
@@ -122,8 +146,31 @@ class RealRollouts:
             env.close()
 
 
-def train_on_real_game(config: RealAgentConfig, progress: bool = True) -> dict:
-    """Train and evaluate; the result (config, log rows, evaluation) is also written to ``config.json``."""
+class DreamRollouts:
+    """Games imagined in a frozen world model's dream, each from real context frames of an episode folder."""
+
+    def __init__(
+        self, world_model: WorldModel, data: Path, game: str, batch_size: int, outcomes: str, seed: int
+    ) -> None:
+        store = EpisodeStore.open(data)
+        if store.game != game:
+            raise UserError(f"{data} holds {store.game} episodes; the model is for {game}")
+        self.sampler = SegmentSampler(world_model.num_cond_steps - 1, store.load_all(), seed=seed)
+        self.dream = DreamEnv(world_model, CPU.denoising_steps, outcomes=outcomes)  # type: ignore[arg-type]
+        self.dream.seed(seed)
+        self.batch_size = batch_size
+
+    def play(self, agent: ActorCritic, horizon: int) -> Rollout:
+        segment = self.sampler.sample(self.batch_size)
+        return imagine(self.dream, agent, torch.from_numpy(segment.frames), torch.from_numpy(segment.actions), horizon)
+
+    def close(self) -> None:
+        pass
+
+
+def train_frozen_agent(config: FrozenAgentConfig, progress: bool = True) -> dict:
+    """Train and evaluate; the result (config, log rows, evaluation) is also written to ``config.json``,
+    and rewritten with the log so far at each log row, so a stopped run keeps what it measured."""
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -134,37 +181,50 @@ def train_on_real_game(config: RealAgentConfig, progress: bool = True) -> dict:
     agent = ActorCritic(sizes)
     optim = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
     imagination = ImaginationConfig(entropy_weight=config.entropy_weight)
-    games = RealRollouts(loaded.game, world_model, config.batch_size, config.seed)
+    games: Rollouts
+    if config.data is not None:
+        games = DreamRollouts(world_model, config.data, loaded.game, config.batch_size, config.outcomes, config.seed)
+    else:
+        games = RealRollouts(loaded.game, world_model, config.batch_size, config.seed)
     log: list[dict] = []
     start = time.monotonic()
+    result: dict = {
+        "game": loaded.game,
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        "steps": config.updates * config.batch_size * imagination.horizon,  # real or imagined
+        "log": log,
+    }
     steps = range(1, config.updates + 1)
-    for update in tqdm(steps, desc=f"real {loaded.game}", unit="upd", disable=not progress, dynamic_ncols=True):
+    desc = f"{config.rollouts} {loaded.game}"
+    for update in tqdm(steps, desc=desc, unit="upd", disable=not progress, dynamic_ncols=True):
         loss, metrics = actor_critic_loss(games.play(agent, imagination.horizon), imagination)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(agent.parameters(), AGENT_GRAD_CLIP)
         optim.step()
         if update % config.log_every == 0 or update == config.updates:
-            recent = games.finished[-100:]
-            log.append({
+            row = {
                 "update": update,
                 "seconds": round(time.monotonic() - start, 1),
                 "entropy": metrics["entropy"],
                 "value": metrics["value"],
-                "games": len(games.finished),
-                "return_last_100_games": float(np.mean(recent)) if recent else None,
-            })
+                "rollout_return": metrics["imagined_return"],  # reward signs summed over a game's steps in the batch
+            }
+            if isinstance(games, RealRollouts):
+                recent = games.finished[-100:]
+                row["games"] = len(games.finished)
+                row["return_last_100_games"] = float(np.mean(recent)) if recent else None
+            log.append(row)
+            _write(config.json, result)
     games.close()
-    result: dict = {
-        "game": loaded.game,
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
-        "real_steps": config.updates * config.batch_size * imagination.horizon,
-        "train_seconds": round(time.monotonic() - start, 1),
-        "log": log,
-    }
+    result["train_seconds"] = round(time.monotonic() - start, 1)
     if config.episodes:
         player = AgentPlayer(world_model, agent.eval(), seed=config.seed)
         evaluation = evaluate_agent(player, loaded.game, config.episodes, seed=config.seed, progress=progress)
         result["evaluation"] = evaluation.to_dict()
-    atomic_write_bytes(config.json, (json.dumps(result, indent=2) + "\n").encode())
+    _write(config.json, result)
     return result
+
+
+def _write(path: Path, result: dict) -> None:
+    atomic_write_bytes(path, (json.dumps(result, indent=2) + "\n").encode())
