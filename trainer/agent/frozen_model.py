@@ -58,9 +58,11 @@ class FrozenAgentConfig:
     )
     updates: int = field(
         default=CPU.agent_updates * (CPU.env_steps - CPU.initial_random_steps) // CPU.steps_per_epoch,
-        metadata={"help": "actor-critic updates (default: as many as a 'cpu' run takes)", "metavar": "N"},
+        metadata={"help": "actor-critic updates (the default: as many as a 'cpu' run takes)", "metavar": "N"},
     )
-    batch_size: int = field(default=CPU.agent_batch_size, metadata={"help": "real games per update", "metavar": "N"})
+    batch_size: int = field(
+        default=CPU.agent_batch_size, metadata={"help": "games (real or imagined) per update", "metavar": "N"}
+    )
     lr: float = field(default=CPU.agent_lr, metadata={"help": "AdamW learning rate"})
     entropy_weight: float = field(default=CPU.entropy_weight, metadata={"help": "entropy bonus weight"})
     episodes: int = field(
