@@ -105,8 +105,9 @@ class RealRollouts:
         self.finished: list[float] = []  # returns of finished games (one life each)
         self.lstm: LSTMState | None = None
         self.generator = torch.Generator().manual_seed(seed)
+        self.states = self._encode()  # of the current frames, each encoded once
 
-    def _states(self) -> Tensor:
+    def _encode(self) -> Tensor:
         with torch.no_grad():
             return self.world_model.to_states(torch.as_tensor(self.frames)[:, None])[:, 0]  # (B, C, h, w)
 
@@ -116,11 +117,12 @@ class RealRollouts:
         lstm = self.lstm if self.lstm is not None else agent.initial_state(b)
         log_probs, entropy, values, rewards, ends = [], [], [], [], []
         for _ in range(horizon):
-            logits, value, lstm = agent(self._states(), lstm)
+            logits, value, lstm = agent(self.states, lstm)
             log_p = torch.log_softmax(logits, -1)
-            action = torch.multinomial(log_p.exp().detach(), 1, generator=self.generator)  # (B, 1)
+            probs = log_p.exp()
+            action = torch.multinomial(probs.detach(), 1, generator=self.generator)  # (B, 1)
             log_probs.append(log_p.gather(1, action).squeeze(1))
-            entropy.append(-(log_p.exp() * log_p).sum(-1))
+            entropy.append(-(probs * log_p).sum(-1))
             values.append(value)
             reward, end = np.zeros(b, dtype=np.float32), np.zeros(b, dtype=np.float32)
             for i, env in enumerate(self.envs):
@@ -132,12 +134,13 @@ class RealRollouts:
                     self.returns[i] = 0.0
                     self.frames[i], _ = env.reset()
                     end[i] = 1.0  # a cut game does not bootstrap from the next game's first state either
+            self.states = self._encode()
             keep = torch.from_numpy(1.0 - end)[:, None]
             lstm = (lstm[0] * keep, lstm[1] * keep)
             rewards.append(torch.from_numpy(reward))
             ends.append(torch.from_numpy(end))
         with torch.no_grad():
-            _, value, _ = agent(self._states(), lstm)
+            _, value, _ = agent(self.states, lstm)
         values.append(value)
         self.lstm = (lstm[0].detach(), lstm[1].detach())
         stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
