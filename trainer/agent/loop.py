@@ -18,7 +18,7 @@ import gc
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
 
@@ -71,6 +71,20 @@ class TrainConfig:
     reward_foresight: bool = field(
         default=False, metadata={"help": "not in the paper: read each step's reward and end from the transition before it and the action"}
     )
+    # the preset's own values unless given
+    world_model_updates: int | None = field(default=None, metadata={"help": "world-model updates per epoch", "metavar": "N"})
+    agent_updates: int | None = field(default=None, metadata={"help": "actor-critic updates per epoch", "metavar": "N"})
+    agent_lr: float | None = field(default=None, metadata={"help": "actor-critic learning rate", "metavar": "LR"})
+    entropy_weight: float | None = field(default=None, metadata={"help": "actor-critic entropy weight", "metavar": "W"})
+
+    def budget(self) -> Preset:
+        """The preset with this run's overrides; ``UserError`` for an override out of range."""
+        overrides = {name: getattr(self, name) for name in PRESET_OVERRIDES if getattr(self, name) is not None}
+        for name, value in overrides.items():
+            if value < 0 or (value == 0 and name != "entropy_weight") or value != value:
+                flag = "--" + name.replace("_", "-")
+                raise UserError(f"{flag} must be {'at least 0' if name == 'entropy_weight' else 'positive'}, got {value}")
+        return replace(PRESETS[self.preset], **overrides)
 
     def check_resumes(self, run_info: dict) -> None:
         """Raise ``UserError`` if this config would change what the run in ``run.json`` trains.
@@ -80,11 +94,14 @@ class TrainConfig:
         saved = run_info.get("train_config", {})
         for f in fields(self):
             if f.name in RUN_DEFINING_OPTIONS and saved.get(f.name, f.default) != getattr(self, f.name):
-                flag = "--" + f.name.replace("_", "-")
-                raise UserError(f"{self.out} was trained with {flag} {saved.get(f.name, f.default)}; resume it with the same value")
+                flag, value = "--" + f.name.replace("_", "-"), saved.get(f.name, f.default)
+                if value is None:
+                    raise UserError(f"{self.out} was trained without {flag} (the preset's value); resume it without")
+                raise UserError(f"{self.out} was trained with {flag} {value}; resume it with the same value")
 
 
-RUN_DEFINING_OPTIONS = ("world_model", "preset", "dream_reward_weight", "reward_foresight")
+PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight")
+RUN_DEFINING_OPTIONS = ("world_model", "preset", "dream_reward_weight", "reward_foresight", *PRESET_OVERRIDES)
 
 
 def world_model_options(config: TrainConfig, num_actions: int) -> dict:
@@ -148,7 +165,7 @@ class AgentTraining:
     def __init__(self, config: TrainConfig, *, progress: bool = True) -> None:
         self.config = config
         self.game = get_game(config.game)
-        self.preset: Preset = PRESETS[config.preset]
+        self.preset: Preset = config.budget()
         self.run_dir = config.out
         self.ckpt_path = self.run_dir / CHECKPOINT
         if self.ckpt_path.exists() and not config.resume:
@@ -164,7 +181,8 @@ class AgentTraining:
         self.progress = progress and self.main
         if self.main:
             ranks = f", {self.dist.world_size} data-parallel ranks" if self.dist.enabled else ""
-            print(f"jedi-train: {config.world_model} agent on {self.game.name}, preset {config.preset}, device {describe_device(self.device)}{ranks}", flush=True)
+            changed = "".join(f", {name} {getattr(config, name):g}" for name in PRESET_OVERRIDES if getattr(config, name) is not None)
+            print(f"jedi-train: {config.world_model} agent on {self.game.name}, preset {config.preset}{changed}, device {describe_device(self.device)}{ranks}", flush=True)
         torch.manual_seed(config.seed + 1000 * self.dist.rank)  # each rank its own noise; rank 0's weights win below
 
         self.env = make_train_env(self.game.name)

@@ -1,4 +1,4 @@
-"""``jedi-eval``: an agent's score in the real game, and ``jedi-eval fidelity`` for the world model."""
+"""``jedi-eval``: an agent's score in the real game; ``jedi-eval fidelity`` and ``jedi-eval ranking`` for the world model."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from jedi_play.device import describe_device, resolve_device
 from jedi_play.env.games import get_game
 from jedi_play.hub.model_folder import load_model_folder
 from trainer.agent.evaluate import EvalResult, UniformRandomPolicy, evaluate_agent
+from trainer.eval.action_ranking import RankingConfig, run_ranking
 from trainer.eval.aggregates import aggregate_table, format_table
 from trainer.eval.fidelity import FidelityConfig, run_fidelity
 
@@ -44,7 +45,8 @@ def build_parser() -> CliParser:
     parser = CliParser(
         prog=PROG,
         description="Evaluate a trained agent in the real game.",
-        epilog="'jedi-eval fidelity --help' measures a world model's open-loop PSNR against the real game.",
+        epilog="'jedi-eval fidelity --help' measures a world model's open-loop PSNR against the real game; "
+        "'jedi-eval ranking --help' whether its dream ranks the actions as the game does.",
     )
     add_dataclass_args(parser, EvalConfig)
     return parser
@@ -66,6 +68,25 @@ def _fidelity(args: Sequence[str]) -> int:
     print(f"rewards: {r['events']} in {r['steps']} real steps ({r['rate_real']:.2%}); the dream would draw one on {r['rate_dream']:.2%} of its steps")
     if r["events"]:
         print(f"probability of each real reward's sign: {r['recall_real_frames']:.2f} on the real frames, {r['recall_dream']:.2f} in the dream")
+    if config.json:
+        atomic_write_bytes(config.json, (json.dumps(result, indent=2) + "\n").encode())
+    return 0
+
+
+def _ranking(args: Sequence[str]) -> int:
+    parser = CliParser(prog=f"{PROG} ranking", description="Each action held from the same real states in the game and in the dream: does the dream rank them alike?")
+    add_dataclass_args(parser, RankingConfig)
+    config = dataclass_from_args(RankingConfig, parser.parse_args(args))
+    result = run_ranking(config, load_model_folder(config.model))
+    print(f"{result['game']} {result['world_model']} world model, {result['states']} real states, each action held {result['horizon']} steps")
+    print(f"{'action':>14} {'real return':>12} {'dream return':>13} {'real life lost':>15} {'dream life lost':>16}")
+    for name, r in result["actions"].items():
+        print(f"{name:>14} {r['real']:>12.3f} {r['dream']:>13.3f} {r['real_end']:>15.3f} {r['dream_end']:>16.3f}")
+    corr, per_state = result["rank_correlation_of_means"], result["rank_correlation_per_state"]
+    print(f"rank correlation of the means {'n/a' if corr is None else f'{corr:.2f}'}; "
+          f"within a state {'n/a' if per_state is None else f'{per_state:.2f}'} ({result['states_with_distinct_real_returns']} states whose actions differ)")
+    g = result["real_return"]
+    print(f"real return of the dream's choice {g['dream_choice']:.3f}, of a random action {g['random_action']:.3f}, of the best {g['best_action']:.3f}")
     if config.json:
         atomic_write_bytes(config.json, (json.dumps(result, indent=2) + "\n").encode())
     return 0
@@ -152,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         if args and args[0] == "fidelity":
             return _fidelity(args[1:])
+        if args and args[0] == "ranking":
+            return _ranking(args[1:])
         return _evaluate(dataclass_from_args(EvalConfig, build_parser().parse_args(args)))
 
     return run_main(PROG, body)
