@@ -77,9 +77,13 @@ class TrainConfig:
     agent_lr: float | None = field(default=None, metadata={"help": "actor-critic learning rate", "metavar": "LR"})
     entropy_weight: float | None = field(default=None, metadata={"help": "actor-critic entropy weight", "metavar": "W"})
 
+    def preset_overrides(self) -> dict[str, float]:
+        """The preset fields this run replaces, with their values."""
+        return {name: getattr(self, name) for name in PRESET_OVERRIDES if getattr(self, name) is not None}
+
     def budget(self) -> Preset:
         """The preset with this run's overrides; ``UserError`` for an override out of range."""
-        overrides = {name: getattr(self, name) for name in PRESET_OVERRIDES if getattr(self, name) is not None}
+        overrides = self.preset_overrides()
         for name, value in overrides.items():
             if value < 0 or (value == 0 and name != "entropy_weight") or value != value:
                 flag = "--" + name.replace("_", "-")
@@ -181,7 +185,7 @@ class AgentTraining:
         self.progress = progress and self.main
         if self.main:
             ranks = f", {self.dist.world_size} data-parallel ranks" if self.dist.enabled else ""
-            changed = "".join(f", {name} {getattr(config, name):g}" for name in PRESET_OVERRIDES if getattr(config, name) is not None)
+            changed = "".join(f", {name} {value:g}" for name, value in config.preset_overrides().items())
             print(f"jedi-train: {config.world_model} agent on {self.game.name}, preset {config.preset}{changed}, device {describe_device(self.device)}{ranks}", flush=True)
         torch.manual_seed(config.seed + 1000 * self.dist.rank)  # each rank its own noise; rank 0's weights win below
 

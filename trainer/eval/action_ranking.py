@@ -114,14 +114,15 @@ def dream_returns(
     ends = np.zeros_like(returns)
     for k in tqdm(range(0, len(pairs), batch_size), desc="dream", disable=not progress, dynamic_ncols=True):
         chunk = pairs[k : k + batch_size]
-        dream.reset(np.stack([states[i].frames for i, _ in chunk]), np.stack([states[i].actions for i, _ in chunk]))
-        actions = np.array([a for _, a in chunk])
-        alive, total = np.ones(len(chunk)), np.zeros(len(chunk))
-        for _ in range(horizon):
-            _, reward, end = dream.step(actions)
+        frames = torch.from_numpy(np.stack([states[i].frames for i, _ in chunk])).to(dream.device)
+        dream.reset_states(frames, torch.from_numpy(np.stack([states[i].actions for i, _ in chunk])).to(dream.device))
+        actions = torch.tensor([a for _, a in chunk], device=dream.device)
+        alive, total = torch.ones(len(chunk), device=dream.device), torch.zeros(len(chunk), device=dream.device)
+        for _ in range(horizon):  # latents only: nothing is decoded to pixels
+            _, reward, end = dream.step_states(actions)
             total += alive * reward
             alive *= 1.0 - end
-        for (i, a), g, p in zip(chunk, total, alive):
+        for (i, a), g, p in zip(chunk, total.tolist(), alive.tolist()):
             returns[i, a], ends[i, a] = g, 1.0 - p
     return returns, ends
 
