@@ -49,6 +49,14 @@ class JEDIConfig(JSONConfig):
     # not in the paper: read each step's reward and end from the transition before it and the action
     # (``RewardEndConfig.foresight``), so a dream's rewards do not depend on its sampled next latent
     reward_foresight: bool = False
+    # not in the paper: the denoiser works on latents centred and scaled by running statistics of the
+    # encoder's output, ``(z - mean) / std * sigma_data``, so that EDM's noise levels match their scale
+    # whatever it drifts to, and shrinking the latents no longer lowers the denoising loss (README, "Agents")
+    latent_norm: bool = False
+    latent_norm_momentum: float = 0.02
+    # not in the paper: the denoiser produces the change from the last latent, ``z_t+1 - z_t`` (scaled by
+    # its running std with ``latent_norm``), so copying the last latent is its zero output
+    predict_delta: bool = False
 
     def __post_init__(self) -> None:
         if self.reward_foresight and self.dream_reward_weight > 0:
@@ -73,6 +81,11 @@ class JEDIWorldModel(WorldModel):
             RewardEndConfig(c, 8, cfg.num_actions, cfg.reward_end_channels, lstm_dim=cfg.reward_end_lstm, foresight=cfg.reward_foresight)
         )
         self.decoder = Decoder(c, cfg.decoder_channels)
+        if cfg.latent_norm:  # running statistics of the latents over the batch: per-element mean, one std
+            self.register_buffer("latent_mean", torch.zeros(c, 8, 8))
+            self.register_buffer("latent_std", torch.ones(()))
+            self.register_buffer("delta_std", torch.ones(()))
+            self.register_buffer("latent_stats_updates", torch.zeros((), dtype=torch.long))
         self.target_encoder: Encoder | None = None
         if cfg.ema_target_decay > 0:
             self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
@@ -92,6 +105,37 @@ class JEDIWorldModel(WorldModel):
     def postprocess(self, state: Tensor) -> Tensor:
         return soft_clamp(state, self.cfg.latent_clamp)
 
+    def diffusion_inputs(self, states: Tensor) -> Tensor:
+        if not self.cfg.latent_norm:
+            return states
+        return (states - self.latent_mean) * (self.cfg.edm.sigma_data / self.latent_std)
+
+    def diffusion_target(self, next_state: Tensor, states: Tensor) -> Tensor:
+        sd = self.cfg.edm.sigma_data
+        if self.cfg.predict_delta:
+            delta = next_state - states[:, -1]
+            return delta * (sd / self.delta_std) if self.cfg.latent_norm else delta
+        return self.diffusion_inputs(next_state[:, None])[:, 0]
+
+    def next_from_diffusion(self, x: Tensor, states: Tensor) -> Tensor:
+        sd, norm = self.cfg.edm.sigma_data, self.cfg.latent_norm
+        if self.cfg.predict_delta:
+            return states[:, -1] + (x * (self.delta_std / sd) if norm else x)
+        return x * (self.latent_std / sd) + self.latent_mean if norm else x
+
+    @torch.no_grad()
+    def update_latent_stats(self, z: Tensor) -> None:
+        """Move the running statistics towards the batch's latents ``(B, T, C, 8, 8)`` (the first batch sets them)."""
+        z = z.detach().float()
+        flat = z.flatten(0, 1)  # (N, C, 8, 8)
+        mean, std = flat.mean(0), flat.var(0).mean().sqrt().clamp_min(1e-6)  # std of a latent element over the batch
+        delta_std = (z[:, 1:] - z[:, :-1]).pow(2).mean().sqrt().clamp_min(1e-6)  # RMS change of a latent element per step
+        m = 1.0 if int(self.latent_stats_updates) == 0 else self.cfg.latent_norm_momentum
+        self.latent_mean.lerp_(mean, m)
+        self.latent_std.lerp_(std, m)
+        self.delta_std.lerp_(delta_std, m)
+        self.latent_stats_updates += 1
+
     # -- training ----------------------------------------------------------------------------------
 
     def training_loss(self, batch: Batch) -> tuple[Tensor, dict[str, float]]:
@@ -107,12 +151,16 @@ class JEDIWorldModel(WorldModel):
                 targets = self.target_encoder(batch.frames[:, n:].flatten(0, 1)).unflatten(0, (z.shape[0], 2))
         else:
             targets = z[:, n:].detach()  # stop-gradient on the target latents
-
-        loss1, _, denoised = self.denoiser.loss(targets[:, 0], obs=z[:, :n], actions=batch.actions[:, :n])
+        if self.cfg.latent_norm and self.training:
+            self.update_latent_stats(z)
+        obs1 = z[:, :n]
+        target1 = self.diffusion_target(targets[:, 0], obs1.detach())
+        loss1, _, denoised = self.denoiser.loss(target1, obs=self.diffusion_inputs(obs1), actions=batch.actions[:, :n])
         switched = bool(torch.rand(()) < self.cfg.switch_prob)
-        next_cond = self.postprocess(denoised.detach()) if switched else z[:, n]
+        next_cond = self.postprocess(self.next_from_diffusion(denoised.detach(), obs1.detach())) if switched else z[:, n]
         obs2 = torch.cat([z[:, 1:n], next_cond[:, None]], dim=1)
-        loss2, _, _ = self.denoiser.loss(targets[:, 1], obs=obs2, actions=batch.actions[:, 1 : n + 1])
+        target2 = self.diffusion_target(targets[:, 1], obs2.detach())
+        loss2, _, _ = self.denoiser.loss(target2, obs=self.diffusion_inputs(obs2), actions=batch.actions[:, 1 : n + 1])
         denoise_loss = (loss1 + loss2) / 2
 
         re_loss, re_metrics = self.reward_end.loss(z, batch.actions, batch.rewards, batch.ends, batch.mask[:, :-1])

@@ -123,8 +123,23 @@ class WorldModel(nn.Module):
         noise = torch.randn(states[:, -1].shape, generator=generator, device=states.device, dtype=states.dtype)
         x = noise * sigmas[0]
         sample = sample_heun if cfg.method == "heun" else sample_euler
-        x = sample(lambda x, s: self.denoiser(x, s, obs=states, actions=actions), x, sigmas, callback)
-        return self.postprocess(x)
+        obs = self.diffusion_inputs(states)
+        x = sample(lambda x, s: self.denoiser(x, s, obs=obs, actions=actions), x, sigmas, callback)
+        return self.postprocess(self.next_from_diffusion(x, states))
+
+    # The denoiser's space: the states themselves unless a model normalises them or predicts their change.
+
+    def diffusion_inputs(self, states: Tensor) -> Tensor:
+        """The conditioning states ``(B, n, ...)`` as the denoiser reads them."""
+        return states
+
+    def diffusion_target(self, next_state: Tensor, states: Tensor) -> Tensor:
+        """What the denoiser learns to produce for ``next_state`` (B, ...) after ``states`` (B, n, ...)."""
+        return next_state
+
+    def next_from_diffusion(self, x: Tensor, states: Tensor) -> Tensor:
+        """The inverse of ``diffusion_target``: the next state from the denoiser's output ``x``."""
+        return x
 
     def num_parameters(self) -> dict[str, int]:
         return {name: sum(p.numel() for p in m.parameters()) for name, m in self.named_children()}

@@ -71,6 +71,10 @@ class TrainConfig:
     reward_foresight: bool = field(
         default=False, metadata={"help": "not in the paper: read each step's reward and end from the transition before it and the action"}
     )
+    latent_norm: bool = field(
+        default=False, metadata={"help": "JEDI, not in the paper: the denoiser works on latents normalised by running statistics"}
+    )
+    predict_delta: bool = field(default=False, metadata={"help": "JEDI, not in the paper: the denoiser predicts the change from the last latent"})
     # the preset's own values unless given
     world_model_updates: int | None = field(default=None, metadata={"help": "world-model updates per epoch", "metavar": "N"})
     agent_updates: int | None = field(default=None, metadata={"help": "actor-critic updates per epoch", "metavar": "N"})
@@ -105,18 +109,20 @@ class TrainConfig:
 
 
 PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight")
-RUN_DEFINING_OPTIONS = ("world_model", "preset", "dream_reward_weight", "reward_foresight", *PRESET_OVERRIDES)
+JEDI_ONLY_OPTIONS = ("dream_reward_weight", "latent_norm", "predict_delta")
+RUN_DEFINING_OPTIONS = ("world_model", "preset", "reward_foresight", *JEDI_ONLY_OPTIONS, *PRESET_OVERRIDES)
 
 
 def world_model_options(config: TrainConfig, num_actions: int) -> dict:
     """The world model's config fields this run sets."""
     options: dict = {"num_actions": num_actions}
-    if config.dream_reward_weight:
-        if config.world_model != "jedi":
-            raise UserError("--dream-reward-weight applies to the JEDI world model only")
-        options["dream_reward_weight"] = config.dream_reward_weight
-        if config.reward_foresight:
-            raise UserError("--dream-reward-weight trains the reward model on sampled next latents, which --reward-foresight does not read")
+    for name in JEDI_ONLY_OPTIONS:
+        if getattr(config, name):
+            if config.world_model != "jedi":
+                raise UserError(f"--{name.replace('_', '-')} applies to the JEDI world model only")
+            options[name] = getattr(config, name)
+    if config.dream_reward_weight and config.reward_foresight:
+        raise UserError("--dream-reward-weight trains the reward model on sampled next latents, which --reward-foresight does not read")
     if config.reward_foresight:
         options["reward_foresight"] = True
     return options

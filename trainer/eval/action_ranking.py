@@ -12,6 +12,8 @@ imagination with ``expected`` outcomes does).
 It reports each action's mean return over the states in both, the rank correlation of those means, the
 rank correlation within each state, and what following the dream's choice is worth: the real return of
 the action the dream rates best in each state, beside a uniformly random action's and the best action's.
+With them come the action effects one step ahead (``trainer.eval.action_effects``): whether the dreamed
+next state depends on the action as the real one does, and how that compares with the sampler's noise.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.env.atari import AtariEnv, make_train_env
 from jedi_play.hub.model_folder import LoadedModel
 from jedi_play.models.world_model import WorldModel
+from trainer.eval.action_effects import action_effects
 
 
 @dataclass
@@ -39,6 +42,7 @@ class RankingConfig:
     horizon: int = field(default=15, metadata={"help": "steps each action is held", "metavar": "H"})
     steps: int | None = field(default=None, metadata={"help": "denoising steps (default: the model's)", "metavar": "N"})
     batch_size: int = field(default=128, metadata={"help": "rollouts dreamed at once", "metavar": "N"})
+    samples: int = field(default=4, metadata={"help": "one-step dreams of each action from each state, for the action effects", "metavar": "K"})
     seed: int = field(default=12345, metadata={"help": "seed of the random play that reaches the states"})
     json: Path | None = field(default=None, metadata={"help": "write the results to FILE", "metavar": "FILE"})
 
@@ -173,9 +177,9 @@ def summarize(real: np.ndarray, dream: np.ndarray, real_ends: np.ndarray, dream_
 
 def run_ranking(config: RankingConfig, loaded: LoadedModel) -> dict:
     """Reach the states, hold every action in the real game and in the dream, and summarize."""
-    for name in ("states", "horizon", "batch_size"):
-        if getattr(config, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}")
+    for name, least in (("states", 1), ("horizon", 1), ("batch_size", 1), ("samples", 2)):
+        if getattr(config, name) < least:
+            raise UserError(f"--{name.replace('_', '-')} must be at least {least}, got {getattr(config, name)}")
     if config.steps is not None and config.steps < 1:
         raise UserError(f"--steps must be at least 1, got {config.steps}")
     env = make_train_env(loaded.game)
@@ -183,6 +187,9 @@ def run_ranking(config: RankingConfig, loaded: LoadedModel) -> dict:
         states = random_start_states(env, config.states, loaded.world_model.num_cond_steps, config.seed)
         real, real_ends = real_returns(env, states, config.horizon)
         meanings = env.action_meanings
+        effects = action_effects(
+            loaded.world_model, env, states, samples=config.samples, steps=config.steps, batch_size=config.batch_size, seed=config.seed
+        )
     finally:
         env.close()
     dream, dream_ends = dream_returns(
@@ -190,4 +197,4 @@ def run_ranking(config: RankingConfig, loaded: LoadedModel) -> dict:
     )
     summary = summarize(real, dream, real_ends, dream_ends, meanings)
     setting = {"game": loaded.game, "world_model": loaded.kind, "model": str(config.model), "states": len(states), "horizon": config.horizon}
-    return {**setting, **summary}
+    return {**setting, **summary, "action_effects": effects}

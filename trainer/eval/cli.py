@@ -87,6 +87,10 @@ def _ranking(args: Sequence[str]) -> int:
           f"within a state {'n/a' if per_state is None else f'{per_state:.2f}'} ({result['states_with_distinct_real_returns']} states whose actions differ)")
     g = result["real_return"]
     print(f"real return of the dream's choice {g['dream_choice']:.3f}, of a random action {g['random_action']:.3f}, of the best {g['best_action']:.3f}")
+    e = result["action_effects"]
+    print(f"one step ahead, the next state moves with the action by {e['real_spread']:.4f} (RMS) in the game and {e['dream_spread']:.4f} "
+          f"in the dream (mean of {e['samples']} samples; one sample's noise {e['dream_noise']:.4f}); "
+          f"alignment {e['alignment']:.2f}, share of the real effects reproduced {e['explained']:.2f}")
     if config.json:
         atomic_write_bytes(config.json, (json.dumps(result, indent=2) + "\n").encode())
     return 0

@@ -54,6 +54,8 @@ class WorldModelTrainConfig:
     ema_target_decay: float = field(default=0.0, metadata={"help": "JEDI ablation: EMA target encoder decay (0 = off)"})
     decoder_grad_weight: float = field(default=0.0, metadata={"help": "JEDI ablation: decoder gradient into the encoder"})
     latent_batch_norm: bool = field(default=False, metadata={"help": "JEDI: batch-normalise latents against scale collapse"})
+    latent_norm: bool = field(default=False, metadata={"help": "JEDI, not in the paper: diffuse latents normalised by running statistics"})
+    predict_delta: bool = field(default=False, metadata={"help": "JEDI, not in the paper: the denoiser predicts the change from the last latent"})
     dream_reward_weight: float = field(default=0.0, metadata={"help": "JEDI, not in the paper: reward loss on sampled next latents"})
     reward_foresight: bool = field(
         default=False, metadata={"help": "not in the paper: read each step's reward and end from the transition before it and the action"}
@@ -93,6 +95,8 @@ def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
             ema_target_decay=config.ema_target_decay,
             decoder_grad_weight=config.decoder_grad_weight,
             latent_batch_norm=config.latent_batch_norm,
+            latent_norm=config.latent_norm,
+            predict_delta=config.predict_delta,
             dream_reward_weight=config.dream_reward_weight,
         )
     try:

@@ -178,3 +178,45 @@ def test_config_round_trips_through_a_dict():
     assert JEDIConfig.from_dict(cfg.to_dict()) == cfg
     dcfg = DIAMONDConfig(num_actions=4)
     assert DIAMONDConfig.from_dict(dcfg.to_dict()) == dcfg
+
+
+@pytest.mark.parametrize("latent_norm, predict_delta", [(False, False), (True, False), (False, True), (True, True)])
+def test_diffusion_space_round_trips(latent_norm, predict_delta):
+    torch.manual_seed(0)
+    model = JEDIWorldModel(JEDIConfig(num_actions=9, latent_norm=latent_norm, predict_delta=predict_delta))
+    model.training_loss(make_batch(b=4))  # sets the running statistics
+    states, nxt = torch.randn(4, 4, 16, 8, 8) * 0.1, torch.randn(4, 16, 8, 8) * 0.1
+    target = model.diffusion_target(nxt, states)
+    assert torch.allclose(model.next_from_diffusion(target, states), nxt, atol=1e-6)
+    if predict_delta:  # the denoiser's zero output copies the last latent
+        assert torch.allclose(model.next_from_diffusion(torch.zeros_like(nxt), states), states[:, -1])
+    if not latent_norm and not predict_delta:  # the paper's: the latents themselves
+        assert torch.equal(target, nxt) and torch.equal(model.diffusion_inputs(states), states)
+
+
+def test_latent_norm_scales_the_denoisers_space_to_sigma_data(monkeypatch):
+    torch.manual_seed(0)
+    model = JEDIWorldModel(JEDIConfig(num_actions=9, latent_norm=True, predict_delta=True, latent_norm_momentum=0.5))
+    calls = record_denoiser_calls(model, monkeypatch)
+    batch = make_batch(b=8)
+    model.training_loss(batch)
+    with torch.no_grad():
+        z = model.encode(batch.frames)
+    # the first batch sets the statistics: per-element mean, the std of an element over the batch, the RMS step
+    assert torch.allclose(model.latent_mean, z.flatten(0, 1).mean(0), atol=1e-6)
+    assert model.latent_std.item() == pytest.approx(z.flatten(0, 1).var(0).mean().sqrt().item(), rel=1e-5)
+    assert model.delta_std.item() == pytest.approx((z[:, 1:] - z[:, :-1]).pow(2).mean().sqrt().item(), rel=1e-5)
+    obs = calls[0]["obs"]
+    assert obs.flatten(0, 1).var(0).mean().sqrt().item() == pytest.approx(0.5, rel=0.2)  # sigma_data
+    assert calls[0]["x0"].pow(2).mean().sqrt().item() == pytest.approx(0.5, rel=0.3)
+    before = model.latent_std.clone()
+    model.eval()
+    model.training_loss(batch)  # validation does not move the statistics
+    assert torch.equal(model.latent_std, before)
+    model.train()
+    model.training_loss(make_batch(b=8, seed=1))
+    assert model.latent_stats_updates.item() == 2 and not torch.equal(model.latent_std, before)
+
+
+def test_the_papers_model_has_no_running_statistics(jedi):
+    assert not any("latent_" in name for name, _ in jedi.named_buffers())

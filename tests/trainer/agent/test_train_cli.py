@@ -65,9 +65,10 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
     assert finished.returncode == 0 and "nothing to do" in finished.stdout
 
 
-def test_dream_reward_weight_is_a_jedi_option(tmp_path: Path) -> None:
-    result = _train(tmp_path / "run", "--world-model", "diamond", "--dream-reward-weight", "1")
-    assert_one_line_error(result, "--dream-reward-weight", "JEDI")
+@pytest.mark.parametrize("option", [["--dream-reward-weight", "1"], ["--latent-norm"], ["--predict-delta"]])
+def test_jedi_options_refuse_diamond(tmp_path: Path, option: list[str]) -> None:
+    result = _train(tmp_path / "run", "--world-model", "diamond", *option)
+    assert_one_line_error(result, option[0], "JEDI")
 
 
 def test_reward_foresight_does_not_combine_with_dream_reward_weight(tmp_path: Path) -> None:
