@@ -18,8 +18,6 @@ model's own state space (latents for JEDI, frames for DIAMOND):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 from torch import Tensor
@@ -27,9 +25,7 @@ from torch import Tensor
 from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.env.atari import AtariEnv
 from jedi_play.models.world_model import WorldModel
-
-if TYPE_CHECKING:
-    from trainer.eval.action_ranking import StartState
+from trainer.eval.start_states import StartState, reset_on_contexts
 
 
 def real_next_frames(env: AtariEnv, states: list[StartState]) -> np.ndarray:
@@ -56,8 +52,7 @@ def dreamed_next_states(
     out = []
     for k in range(0, len(jobs), batch_size):
         chunk = jobs[k : k + batch_size]
-        frames = torch.from_numpy(np.stack([states[i].frames for i, _ in chunk])).to(dream.device)
-        dream.reset_states(frames, torch.from_numpy(np.stack([states[i].actions for i, _ in chunk])).to(dream.device))
+        reset_on_contexts(dream, states, [i for i, _ in chunk])
         nxt, _, _ = dream.step_states(torch.tensor([a for _, a in chunk], device=dream.device))
         out.append(nxt.float().cpu())
     return torch.cat(out).unflatten(0, (len(states), num_actions, samples))

@@ -31,6 +31,7 @@ from jedi_play.env.atari import AtariEnv, make_train_env
 from jedi_play.hub.model_folder import LoadedModel
 from jedi_play.models.world_model import WorldModel
 from trainer.eval.action_effects import action_effects
+from trainer.eval.start_states import StartState, random_start_states, reset_on_contexts
 
 
 @dataclass
@@ -45,39 +46,6 @@ class RankingConfig:
     samples: int = field(default=4, metadata={"help": "one-step dreams of each action from each state, for the action effects", "metavar": "K"})
     seed: int = field(default=12345, metadata={"help": "seed of the random play that reaches the states"})
     json: Path | None = field(default=None, metadata={"help": "write the results to FILE", "metavar": "FILE"})
-
-
-@dataclass
-class StartState:
-    """A real state to hold each action from: the emulator snapshot and the context the dream starts on."""
-
-    snapshot: tuple
-    frames: np.ndarray  # (n, H, W, 3) uint8, the last one the current observation
-    actions: np.ndarray  # (n,) the actions taken on them (the last one unused by the dream)
-
-
-def random_start_states(env: AtariEnv, count: int, context: int, seed: int) -> list[StartState]:
-    """``count`` states of random play, each at least ``context`` frames into its episode, a few steps apart."""
-    rng = np.random.default_rng(seed)
-    found: list[StartState] = []
-    episode = 0
-    while len(found) < count:
-        obs, _ = env.reset(seed=seed + episode)
-        episode += 1
-        frames, actions = [obs], []
-        wait = int(rng.integers(context, context + 40))
-        while len(found) < count:
-            if len(frames) >= wait:
-                taken = actions[len(actions) - context + 1 :] + [0]  # on the window's frames; the last one is the dream's to choose
-                found.append(StartState(env.clone_state(), np.stack(frames[-context:]), np.array(taken)))
-                wait = len(frames) + int(rng.integers(10, 40))
-            action = int(rng.integers(env.action_space.n))
-            obs, _, terminated, truncated, _ = env.step(action)
-            if terminated or truncated:
-                break
-            frames.append(obs)
-            actions.append(action)
-    return found
 
 
 def real_returns(env: AtariEnv, states: list[StartState], horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,8 +86,7 @@ def dream_returns(
     ends = np.zeros_like(returns)
     for k in tqdm(range(0, len(pairs), batch_size), desc="dream", disable=not progress, dynamic_ncols=True):
         chunk = pairs[k : k + batch_size]
-        frames = torch.from_numpy(np.stack([states[i].frames for i, _ in chunk])).to(dream.device)
-        dream.reset_states(frames, torch.from_numpy(np.stack([states[i].actions for i, _ in chunk])).to(dream.device))
+        reset_on_contexts(dream, states, [i for i, _ in chunk])
         actions = torch.tensor([a for _, a in chunk], device=dream.device)
         alive, total = torch.ones(len(chunk), device=dream.device), torch.zeros(len(chunk), device=dream.device)
         for _ in range(horizon):  # latents only: nothing is decoded to pixels

@@ -10,7 +10,7 @@ import torch
 
 from jedi_play.env.atari import make_train_env
 from trainer.eval.action_effects import effect_figures, real_next_frames
-from trainer.eval.action_ranking import random_start_states
+from trainer.eval.start_states import random_start_states
 
 
 def _real() -> torch.Tensor:

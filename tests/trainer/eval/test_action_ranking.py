@@ -13,7 +13,8 @@ from cli_helpers import assert_one_line_error, run_script
 
 from jedi_play.env.atari import make_train_env
 from jedi_play.models.reward_end import RewardEndConfig, RewardEndModel
-from trainer.eval.action_ranking import dream_returns, random_start_states, real_returns, spearman, summarize
+from trainer.eval.action_ranking import dream_returns, real_returns, spearman, summarize
+from trainer.eval.start_states import random_start_states
 
 BREAKOUT_ACTIONS = ["NOOP", "FIRE", "RIGHT", "LEFT"]
 
