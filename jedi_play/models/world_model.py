@@ -125,6 +125,9 @@ class WorldModel(nn.Module):
         sample = sample_heun if cfg.method == "heun" else sample_euler
         obs = self.diffusion_inputs(states)
         x = sample(lambda x, s: self.denoiser(x, s, obs=obs, actions=actions), x, sigmas, callback)
+        mean = self.mean_prediction(obs, actions)
+        if mean is not None:  # the denoiser sampled the residual around it
+            x = x + mean
         return self.postprocess(self.next_from_diffusion(x, states))
 
     # The denoiser's space: the states themselves unless a model normalises them or predicts their change.
@@ -140,6 +143,11 @@ class WorldModel(nn.Module):
     def next_from_diffusion(self, x: Tensor, states: Tensor) -> Tensor:
         """The inverse of ``diffusion_target``: the next state from the denoiser's output ``x``."""
         return x
+
+    def mean_prediction(self, obs: Tensor, actions: Tensor) -> Tensor | None:
+        """A regressed mean of the next state in the denoiser's space, from ``diffusion_inputs(states)`` and
+        ``actions``; the denoiser then diffuses the residual around it. ``None``: it diffuses the state itself."""
+        return None
 
     def num_parameters(self) -> dict[str, int]:
         return {name: sum(p.numel() for p in m.parameters()) for name, m in self.named_children()}

@@ -57,7 +57,7 @@ class FrozenAgentConfig:
         default=CPU.imagined_outcomes, metadata={"help": "dream: imagined rewards and ends drawn, or their means"}
     )
     updates: int = field(
-        default=CPU.agent_updates * (CPU.env_steps - CPU.initial_random_steps) // CPU.steps_per_epoch,
+        default=CPU.total_agent_updates,
         metadata={"help": "actor-critic updates (the default: as many as a 'cpu' run takes)", "metavar": "N"},
     )
     batch_size: int = field(

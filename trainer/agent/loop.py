@@ -71,10 +71,16 @@ class TrainConfig:
     reward_foresight: bool = field(
         default=False, metadata={"help": "not in the paper: read each step's reward and end from the transition before it and the action"}
     )
-    latent_norm: bool = field(
-        default=False, metadata={"help": "JEDI, not in the paper: the denoiser works on latents normalised by running statistics"}
+    latent_norm: bool | None = field(
+        default=None, metadata={"help": "JEDI, not in the paper: the denoiser works on latents normalised by running statistics (default: the preset's)"}
     )
-    predict_delta: bool = field(default=False, metadata={"help": "JEDI, not in the paper: the denoiser predicts the change from the last latent"})
+    predict_delta: bool | None = field(
+        default=None, metadata={"help": "JEDI, not in the paper: the denoiser predicts the change from the last latent (default: the preset's)"}
+    )
+    mean_predictor_channels: int | None = field(
+        default=None,
+        metadata={"help": "JEDI, not in the paper: channels of a regressed next-latent mean the denoiser diffuses around, 0 = none (default: the preset's)", "metavar": "C"},
+    )
     # the preset's own values unless given
     world_model_updates: int | None = field(default=None, metadata={"help": "world-model updates per epoch", "metavar": "N"})
     agent_updates: int | None = field(default=None, metadata={"help": "actor-critic updates per epoch", "metavar": "N"})
@@ -105,22 +111,34 @@ class TrainConfig:
                 flag, value = "--" + f.name.replace("_", "-"), saved.get(f.name, f.default)
                 if value is None:
                     raise UserError(f"{self.out} was trained without {flag} (the preset's value); resume it without")
+                if isinstance(value, bool):
+                    raise UserError(f"{self.out} was trained with {flag if value else '--no-' + flag[2:]}; resume it with the same")
                 raise UserError(f"{self.out} was trained with {flag} {value}; resume it with the same value")
 
 
 PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight")
-JEDI_ONLY_OPTIONS = ("dream_reward_weight", "latent_norm", "predict_delta")
+JEDI_ONLY_OPTIONS = ("dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels")
 RUN_DEFINING_OPTIONS = ("world_model", "preset", "reward_foresight", *JEDI_ONLY_OPTIONS, *PRESET_OVERRIDES)
 
 
-def world_model_options(config: TrainConfig, num_actions: int) -> dict:
-    """The world model's config fields this run sets."""
+def world_model_options(config: TrainConfig, preset: Preset, num_actions: int) -> dict:
+    """The world model's config fields this run sets: the preset's JEDI options, then the command line's."""
     options: dict = {"num_actions": num_actions}
+    if config.world_model == "jedi":
+        options.update(preset.jedi_options)
     for name in JEDI_ONLY_OPTIONS:
-        if getattr(config, name):
-            if config.world_model != "jedi":
+        value = getattr(config, name)
+        if value is None:
+            continue
+        if config.world_model != "jedi":
+            if value:
                 raise UserError(f"--{name.replace('_', '-')} applies to the JEDI world model only")
-            options[name] = getattr(config, name)
+            continue
+        if name == "mean_predictor_channels":
+            if value < 0:
+                raise UserError(f"--mean-predictor-channels must be at least 0, got {value}")
+            value = (value,) if value else ()
+        options[name] = value
     if config.dream_reward_weight and config.reward_foresight:
         raise UserError("--dream-reward-weight trains the reward model on sampled next latents, which --reward-foresight does not read")
     if config.reward_foresight:
@@ -182,8 +200,9 @@ class AgentTraining:
             raise UserError(f"{self.run_dir} already holds a run; add --resume to continue it or choose another --out")
         if config.resume and not self.ckpt_path.exists():
             raise UserError(f"{self.run_dir} has no checkpoint to resume from")
-        if config.resume and (self.run_dir / "run.json").exists():
-            config.check_resumes(json.loads((self.run_dir / "run.json").read_text()))
+        saved_info = json.loads((self.run_dir / "run.json").read_text()) if config.resume and (self.run_dir / "run.json").exists() else {}
+        if saved_info:
+            config.check_resumes(saved_info)
         if config.threads:
             torch.set_num_threads(config.threads)
         self.dist, self.device = init_distributed(resolve_device(config.device))
@@ -197,7 +216,9 @@ class AgentTraining:
 
         self.env = make_train_env(self.game.name)
         num_actions = len(self.env.action_meanings)
-        self.world_model = build_world_model(config.world_model, world_model_options(config, num_actions)).to(self.device)
+        # a resumed run keeps the world model it was built with, even if its preset's options have changed since
+        model_config = saved_info.get("model_config") or world_model_options(config, self.preset, num_actions)
+        self.world_model = build_world_model(config.world_model, model_config).to(self.device)
         self.agent = ActorCritic(agent_config_for(self.world_model, num_actions)).to(self.device)
         self.wm_optim = torch.optim.AdamW(self.world_model.parameter_groups(self.preset.world_model_lr), weight_decay=WORLD_MODEL_WEIGHT_DECAY)
         self.agent_optim = torch.optim.AdamW(self.agent.parameters(), lr=self.preset.agent_lr, weight_decay=0.0)
@@ -365,7 +386,8 @@ class AgentTraining:
                 row["train_return"] = float(np.mean(stats.returns))
         self._share_episodes()
         row.update(mean_metrics(self._train_world_model(stop), "wm_"))
-        row.update(mean_metrics(self._train_agent(stop), ""))
+        if c.epoch > p.agent_delay_epochs:
+            row.update(mean_metrics(self._train_agent(stop), ""))
         return row
 
     def run(self) -> dict[str, float]:

@@ -12,7 +12,9 @@ from jedi_play.cli.errors import UserError
 from jedi_play.hub.model_folder import save_model_folder
 from jedi_play.hub.weight_codec import WeightsDType
 from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
+from jedi_play.models.diamond import DIAMONDConfig
 from jedi_play.models.factory import build_world_model
+from jedi_play.models.jedi import JEDIConfig
 from trainer.checkpoint import load_checkpoints
 from trainer.world_model.train import CHECKPOINT
 
@@ -27,6 +29,19 @@ def read_run(run_dir: Path) -> dict:
         raise UserError(f"{run_dir} is not a training run (no run.json)") from None
     except (OSError, ValueError) as e:
         raise UserError(f"cannot read {run_dir / 'run.json'}: {e}") from None
+
+
+def settings_not_in_the_paper(run: dict) -> dict:
+    """The run's world-model config fields whose values differ from the paper's (the config's defaults)."""
+    saved = run.get("model_config", {})
+    config_class = {"jedi": JEDIConfig, "diamond": DIAMONDConfig}[run["world_model"]]
+    paper = json.loads(json.dumps(config_class(num_actions=saved.get("num_actions", 1)).to_dict()))  # tuples as lists, like run.json
+    return {k: v for k, v in saved.items() if k in paper and paper[k] != v}
+
+
+def _settings_lines(run: dict) -> list[str]:
+    changed = settings_not_in_the_paper(run)
+    return ["- world-model settings that differ from the paper's: " + ", ".join(f"{k} {v}" for k, v in changed.items())] if changed else []
 
 
 def _training_lines(run: dict, meta: dict, val: dict) -> list[str]:
@@ -44,8 +59,10 @@ def _training_lines(run: dict, meta: dict, val: dict) -> list[str]:
             f"- preset `{tc.get('preset')}` as the run recorded it: {preset['env_steps']} real steps, "
             f"{preset['world_model_updates']} world-model and {preset['agent_updates']} actor-critic updates per epoch, "
             f"learning rates {preset['world_model_lr']:g} (world model) and {preset['agent_lr']:g} (agent), "
-            f"entropy weight {preset.get('entropy_weight', 0.001):g}",  # runs from before the preset recorded it used 0.001
+            f"entropy weight {preset.get('entropy_weight', 0.001):g}"  # runs from before the preset recorded it used 0.001
+            + (f"; the actor-critic from epoch {preset['agent_delay_epochs'] + 1}" if preset.get("agent_delay_epochs") else ""),
         ]
+        lines += _settings_lines(run)
         if "eval_mean_score" in val:
             lines.append(f"- last evaluation during training: mean score {val['eval_mean_score']:.1f} over {int(val['eval_episodes'])} episode(s)")
         return lines
@@ -59,6 +76,7 @@ def _training_lines(run: dict, meta: dict, val: dict) -> list[str]:
         + (f" --minutes {tc['minutes']}" if tc.get("minutes") else "")
         + (f" --updates {tc['updates']}" if tc.get("updates") else "")
         + "`",
+        *_settings_lines(run),
         "",
         "## Held-out losses",
         "",

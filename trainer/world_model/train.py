@@ -57,6 +57,12 @@ class WorldModelTrainConfig:
     latent_norm: bool = field(default=False, metadata={"help": "JEDI, not in the paper: diffuse latents normalised by running statistics"})
     predict_delta: bool = field(default=False, metadata={"help": "JEDI, not in the paper: the denoiser predicts the change from the last latent"})
     dream_reward_weight: float = field(default=0.0, metadata={"help": "JEDI, not in the paper: reward loss on sampled next latents"})
+    denoiser_channels: int | None = field(
+        default=None, metadata={"help": "JEDI: the denoiser's channels (default: the paper's 160)", "metavar": "C"}
+    )
+    mean_predictor_channels: int = field(
+        default=0, metadata={"help": "JEDI, not in the paper: channels of a regressed next-latent mean the denoiser diffuses around (0 = off)", "metavar": "C"}
+    )
     reward_foresight: bool = field(
         default=False, metadata={"help": "not in the paper: read each step's reward and end from the transition before it and the action"}
     )
@@ -89,6 +95,8 @@ def split_episodes(store: EpisodeStore) -> tuple[list, list]:
 
 def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
     model_cfg: dict = {"num_actions": num_actions, "reward_foresight": config.reward_foresight}
+    if config.mean_predictor_channels < 0 or (config.denoiser_channels is not None and config.denoiser_channels < 1):
+        raise UserError("--mean-predictor-channels must be at least 0 and --denoiser-channels at least 1")
     if config.world_model == "jedi":
         model_cfg.update(
             switch_prob=config.switch_prob,
@@ -98,7 +106,10 @@ def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
             latent_norm=config.latent_norm,
             predict_delta=config.predict_delta,
             dream_reward_weight=config.dream_reward_weight,
+            mean_predictor_channels=(config.mean_predictor_channels,) if config.mean_predictor_channels > 0 else (),
         )
+        if config.denoiser_channels is not None:
+            model_cfg["denoiser_channels"] = (config.denoiser_channels,)
     try:
         return build_world_model(config.world_model, model_cfg)
     except ValueError as e:  # options that contradict each other

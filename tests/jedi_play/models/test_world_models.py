@@ -220,3 +220,52 @@ def test_latent_norm_scales_the_denoisers_space_to_sigma_data(monkeypatch):
 
 def test_the_papers_model_has_no_running_statistics(jedi):
     assert not any("latent_" in name for name, _ in jedi.named_buffers())
+
+
+def test_mean_predictor_is_off_in_the_papers_model(jedi):
+    assert jedi.mean_predictor is None and not any(name.startswith("mean_predictor.") for name, _ in jedi.named_parameters())
+    assert "mean_loss" not in jedi.training_loss(make_batch())[1]
+
+
+def test_mean_predictor_regresses_the_target_and_the_denoiser_learns_the_residual(monkeypatch):
+    torch.manual_seed(0)
+    model = JEDIWorldModel(JEDIConfig(num_actions=9, mean_predictor_channels=(32,), latent_norm=True, predict_delta=True, switch_prob=0.0))
+    torch.nn.init.normal_(model.mean_predictor.net.conv_out.weight, std=0.1)  # zero-initialised: give it an output
+    calls = record_denoiser_calls(model, monkeypatch)
+    means = []
+    forward = model.mean_predictor.forward
+    monkeypatch.setattr(model.mean_predictor, "forward", lambda obs, a: means.append(forward(obs, a)) or means[-1])
+    batch = make_batch()
+    loss, metrics = model.training_loss(batch)
+    assert len(calls) == 2 and len(means) == 2
+    z = model.encode(batch.frames).detach()
+    target1 = model.diffusion_target(z[:, 4], z[:, :4])
+    torch.testing.assert_close(calls[0]["x0"], target1 - means[0].detach())  # the residual around the mean
+    assert not calls[0]["x0"].requires_grad  # the mean is a fixed offset for the denoiser
+    assert metrics["mean_loss"] == pytest.approx(
+        sum(torch.nn.functional.mse_loss(m, t).item() for m, t in zip(means, (target1, model.diffusion_target(z[:, 5], z[:, 1:5])))) / 2, rel=1e-4
+    )
+    loss.backward()
+    assert model.mean_predictor.net.conv_out.weight.grad.abs().sum() > 0
+    assert model.encoder.layers[0].weight.grad.abs().sum() > 0  # the encoder learns through the mean's conditioning too
+
+
+def test_predict_next_adds_the_mean_to_the_sampled_residual(monkeypatch):
+    torch.manual_seed(0)
+    model = JEDIWorldModel(JEDIConfig(num_actions=9, mean_predictor_channels=(32,))).eval()
+    monkeypatch.setattr(model, "postprocess", lambda x: x)
+    states, actions = torch.randn(2, 4, 16, 8, 8) * 0.1, torch.randint(0, 9, (2, 4))
+    residual = model.predict_next(states, actions, generator=torch.Generator().manual_seed(3))  # untrained mean: 0
+    shift = torch.randn(2, 16, 8, 8)
+    monkeypatch.setattr(model, "mean_prediction", lambda obs, a: shift)
+    torch.testing.assert_close(model.predict_next(states, actions, generator=torch.Generator().manual_seed(3)), residual + shift)
+
+
+def test_mean_predictor_has_its_own_learning_rate():
+    from jedi_play.models.jedi import MEAN_PREDICTOR_LR_SCALE
+
+    model = JEDIWorldModel(JEDIConfig(num_actions=9, mean_predictor_channels=(32,)))
+    groups = model.parameter_groups(1e-4, 0.3)
+    assert [g["lr"] for g in groups] == pytest.approx([3e-5, 1e-4, 1e-4 * MEAN_PREDICTOR_LR_SCALE])
+    assert len(groups[2]["params"]) == len(list(model.mean_predictor.parameters()))
+    assert sum(p.numel() for g in groups for p in g["params"]) == sum(p.numel() for p in model.parameters())

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from jedi_play.cli.errors import UserError
-from trainer.agent.loop import TrainConfig, mean_metrics
-from trainer.agent.presets import PRESETS
+from trainer.agent.loop import TrainConfig, mean_metrics, world_model_options
+from trainer.agent.presets import PRESETS, Preset
 
 
 def test_epoch_metrics_skip_updates_that_did_not_measure() -> None:
@@ -42,3 +42,45 @@ def test_a_run_resumes_only_with_its_own_overrides() -> None:
         TrainConfig("Asterix", Path("run")).check_resumes(saved)
     with pytest.raises(UserError, match="without --agent-updates"):  # a run.json from before the option counts as its default
         TrainConfig("Asterix", Path("run"), agent_lr=1e-3, agent_updates=8).check_resumes(saved)
+
+
+def test_the_presets_jedi_options_apply_unless_the_command_line_says_otherwise() -> None:
+    preset = Preset(300, 100, 100, 2, 2, 4, 2, jedi_options=(("latent_norm", True), ("mean_predictor_channels", (96,))))
+    jedi = TrainConfig("Asterix", Path("run"))
+    assert world_model_options(jedi, preset, 9) == {"num_actions": 9, "latent_norm": True, "mean_predictor_channels": (96,), "dream_reward_weight": 0.0}
+    changed = TrainConfig("Asterix", Path("run"), latent_norm=False, mean_predictor_channels=0, predict_delta=True)
+    options = world_model_options(changed, preset, 9)
+    assert (options["latent_norm"], options["mean_predictor_channels"], options["predict_delta"]) == (False, (), True)
+    assert world_model_options(TrainConfig("Asterix", Path("run"), world_model="diamond"), preset, 9) == {"num_actions": 9}
+    with pytest.raises(UserError, match="--mean-predictor-channels must be at least 0"):
+        world_model_options(TrainConfig("Asterix", Path("run"), mean_predictor_channels=-1), preset, 9)
+
+
+def test_a_run_resumes_only_with_its_own_jedi_options() -> None:
+    saved = {"train_config": {"world_model": "jedi", "preset": "cpu", "latent_norm": False, "mean_predictor_channels": 64}}
+    TrainConfig("Asterix", Path("run"), latent_norm=False, mean_predictor_channels=64).check_resumes(saved)
+    with pytest.raises(UserError, match="--no-latent-norm; resume it with the same"):
+        TrainConfig("Asterix", Path("run"), mean_predictor_channels=64).check_resumes(saved)
+    with pytest.raises(UserError, match="--mean-predictor-channels 64"):
+        TrainConfig("Asterix", Path("run"), latent_norm=False).check_resumes(saved)
+
+
+def test_the_agent_waits_its_delay_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    from dataclasses import replace
+
+    from trainer.agent import loop
+
+    monkeypatch.setitem(loop.PRESETS, "smoke", replace(PRESETS["smoke"], agent_delay_epochs=1, eval_every=100))
+    row, finished = loop.train_agent(TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1), progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert finished and [r["epoch"] for r in rows] == [1, 2]
+    assert "ac_loss" not in rows[0] and rows[0]["agent_updates"] == 0 and rows[0]["world_model_updates"] == 2
+    assert "ac_loss" in rows[1] and rows[1]["agent_updates"] == 2
+
+
+def test_a_runs_agent_updates_leave_out_the_delay() -> None:
+    cpu, smoke = PRESETS["cpu"], PRESETS["smoke"]
+    assert cpu.epochs == 150 and cpu.total_agent_updates == cpu.agent_updates * (150 - cpu.agent_delay_epochs)
+    assert smoke.epochs == 2 and smoke.total_agent_updates == 2 * smoke.agent_updates
+    assert Preset(250, 100, 100, 2, 3, 4, 2, agent_delay_epochs=5).total_agent_updates == 0  # 2 epochs, both waited out

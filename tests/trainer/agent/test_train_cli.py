@@ -49,7 +49,9 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
     loaded = load_model_folder(folder, "breakout")
     card = (folder / "README.md").read_text()
     assert loaded.agent is not None and "agent and world model" in card
+    assert loaded.world_model.cfg.to_dict().items() >= dict(SMOKE.jedi_options).items()  # the preset's world model
     assert f"learning rates {SMOKE.world_model_lr:g} (world model) and {SMOKE.agent_lr:g} (agent), entropy weight {SMOKE.entropy_weight:g}" in card
+    assert "world-model settings that differ from the paper's: " in card and "mean_predictor_channels [96]" in card
     result_eval = evaluate_agent(AgentPlayer(loaded.world_model, loaded.agent, seed=0), "Breakout", 1, max_steps=30, progress=False)
     assert result_eval.steps == 30
     scored = run_script("jedi-eval", "--model", str(folder), "--episodes", "1", "--json", str(tmp_path / "eval.json"))
@@ -65,7 +67,7 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
     assert finished.returncode == 0 and "nothing to do" in finished.stdout
 
 
-@pytest.mark.parametrize("option", [["--dream-reward-weight", "1"], ["--latent-norm"], ["--predict-delta"]])
+@pytest.mark.parametrize("option", [["--dream-reward-weight", "1"], ["--latent-norm"], ["--predict-delta"], ["--mean-predictor-channels", "32"]])
 def test_jedi_options_refuse_diamond(tmp_path: Path, option: list[str]) -> None:
     result = _train(tmp_path / "run", "--world-model", "diamond", *option)
     assert_one_line_error(result, option[0], "JEDI")

@@ -105,3 +105,24 @@ def test_loading_refuses_bad_folders(exported, tmp_path):
 
     with pytest.raises(UserError, match="is for Breakout, not Pong"):
         load_model_folder(exported, "Pong")
+
+
+def test_mean_predictor_run_exports_and_dreams(data_dir, tmp_path):
+    import torch
+
+    run, folder = tmp_path / "run", tmp_path / "model"
+    args = ["--game", "Breakout", "--data", str(data_dir), "--out", str(run), "--batch-size", "2", "--updates", "1"]
+    result = run_script("jedi-train", "world-model", *args, "--latent-norm", "--predict-delta", "--mean-predictor-channels", "16", "--denoiser-channels", "32")
+    assert result.returncode == 0, result.stderr
+    assert run_script("jedi-train", "export", str(run), "--to", str(folder)).returncode == 0
+    model = load_model_folder(folder, "Breakout").world_model
+    assert model.cfg.mean_predictor_channels == (16,) and model.cfg.denoiser_channels == (32,)
+    states = model.to_states(torch.zeros(1, 4, 64, 64, 3, dtype=torch.uint8))
+    assert model.predict_next(states, torch.zeros(1, 4, dtype=torch.long)).shape == (1, 16, 8, 8)
+
+
+@pytest.mark.parametrize("option", [["--mean-predictor-channels", "-1"], ["--denoiser-channels", "0"]])
+def test_channel_counts_out_of_range(data_dir, tmp_path, option):
+    result = run_script("jedi-train", "world-model", "--game", "Breakout", "--data", str(data_dir), "--out", str(tmp_path / "r"), "--updates", "1", *option)
+    assert_one_line_error(result, "--mean-predictor-channels must be at least 0")
+    assert not (tmp_path / "r").exists()
