@@ -58,7 +58,7 @@ class DreamEnv:
         self.states = self.model.to_states(frames)
         self.past_actions = actions.long()[:, : self.n - 1]
         # burn the LSTM in on the outcomes the context holds (the steps between its frames)
-        _, _, self._lstm = self.model.reward_end(*self.model.reward_end.window_inputs(self.states, self.past_actions))
+        _, _, self._lstm = self.model.reward_end(*self.model.reward_window_inputs(self.states, self.past_actions))
         return self.states
 
     @torch.no_grad()
@@ -72,7 +72,7 @@ class DreamEnv:
         a = actions.long().reshape(-1)
         cond_actions = torch.cat([self.past_actions, a[:, None]], dim=1)  # the actions taken on self.states
         nxt = self.model.predict_next(self.states, cond_actions, self.denoising_steps, generator=self.generator)
-        reward_logits, end_logits, self._lstm = self.model.reward_end(*self.model.reward_end.step_inputs(self.states, a, nxt), self._lstm)
+        reward_logits, end_logits, self._lstm = self.model.reward_end(*self.model.reward_step_inputs(self.states, cond_actions, nxt), self._lstm)
         if self.outcomes == "sample":
             reward, end = RewardEndModel.sample_predictions(reward_logits[:, 0], end_logits[:, 0], self.generator)
         elif self.outcomes == "expected":
@@ -110,6 +110,6 @@ class DreamEnv:
         acts = torch.as_tensor(np.asarray(actions), device=self.device, dtype=torch.long)[None, : self.n - 1]
         self.states[index] = states[0]
         self.past_actions[index] = acts[0]
-        _, _, (h, c) = self.model.reward_end(*self.model.reward_end.window_inputs(states, acts))
+        _, _, (h, c) = self.model.reward_end(*self.model.reward_window_inputs(states, acts))
         self._lstm[0][:, index] = h[:, 0]
         self._lstm[1][:, index] = c[:, 0]

@@ -53,7 +53,7 @@ class DIAMONDWorldModel(WorldModel):
         n = self.num_cond_steps
         frames = batch.frames
         denoise_loss, _, _ = self.denoiser.loss(frames[:, -1], obs=frames[:, -1 - n : -1], actions=batch.actions[:, -n:])
-        re_loss, re_metrics = self.reward_end.loss(frames, batch.actions, batch.rewards, batch.ends, batch.mask[:, :-1])
+        re_loss, re_metrics = self.reward_end.loss(self.reward_window_inputs(frames, batch.actions), batch.rewards, batch.ends, batch.mask[:, :-1])
         loss = denoise_loss + re_loss
         return loss, {"loss": loss.item(), "denoise_loss": denoise_loss.item(), **re_metrics}
 

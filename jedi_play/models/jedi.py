@@ -66,10 +66,20 @@ class JEDIConfig(JSONConfig):
     # latent's conditional mean in the denoiser's space by mean squared error; the denoiser diffuses the
     # residual around it. () = off. The regression learns the action's effect far sooner (README, "Agents")
     mean_predictor_channels: tuple[int, ...] = ()
+    # not in the paper: each step's reward and end are read from ``(z_t, a_t, m_t+1)``, where ``m_t+1`` is the
+    # mean predictor's regressed next latent (stop-gradient), in training as in a dream: the reward model never
+    # reads a real next latent it will not have in a dream, nor a sampled one; its input is a function of the
+    # context and the action alone (README, "Agents")
+    reward_reads_mean: bool = False
 
     def __post_init__(self) -> None:
         if self.reward_foresight and self.dream_reward_weight > 0:
             raise ValueError("dream_reward_weight trains the reward model on sampled next latents, which reward_foresight does not read")
+        if self.reward_reads_mean:
+            if not self.mean_predictor_channels:
+                raise ValueError("reward_reads_mean reads the mean predictor's next latent: set mean_predictor_channels")
+            if self.reward_foresight or self.dream_reward_weight > 0:
+                raise ValueError("reward_reads_mean does not combine with reward_foresight or dream_reward_weight")
 
     @property
     def latent_channels(self) -> int:
@@ -138,6 +148,29 @@ class JEDIWorldModel(WorldModel):
     def mean_prediction(self, obs: Tensor, actions: Tensor) -> Tensor | None:
         return None if self.mean_predictor is None else self.mean_predictor(obs, actions)
 
+    def regressed_next(self, states: Tensor, actions: Tensor) -> Tensor:
+        """The mean predictor's next latent ``(B, C, 8, 8)`` after ``states`` (B, n, ...) and ``actions`` (B, n)."""
+        mean = self.mean_prediction(self.diffusion_inputs(states), actions)
+        assert mean is not None, "regressed_next needs a mean predictor"
+        return self.postprocess(self.next_from_diffusion(mean, states))
+
+    def reward_window_inputs(self, states: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        if not self.cfg.reward_reads_mean:
+            return super().reward_window_inputs(states, actions)
+        # step t reads the regression from the n states up to z_t; before the window, z_0 repeats after NOOPs
+        n, (b, t) = self.num_cond_steps, actions.shape
+        padded = torch.cat([states[:, :1].expand(-1, n - 1, *states.shape[2:]), states[:, :t]], dim=1)  # (B, T + n - 1, ...)
+        padded_actions = torch.cat([actions.new_zeros(b, n - 1), actions], dim=1)
+        contexts = padded.unfold(1, n, 1).movedim(-1, 2)  # (B, T, n, C, 8, 8)
+        with torch.no_grad():  # the regression learns from its own loss only; the reward model reads its output
+            nexts = self.regressed_next(contexts.flatten(0, 1), padded_actions.unfold(1, n, 1).flatten(0, 1))
+        return states[:, :t], actions, nexts.unflatten(0, (b, t))
+
+    def reward_step_inputs(self, states: Tensor, actions: Tensor, next_state: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        if not self.cfg.reward_reads_mean:
+            return super().reward_step_inputs(states, actions, next_state)
+        return states[:, -1:], actions[:, -1:], self.regressed_next(states, actions)[:, None]
+
     @torch.no_grad()
     def update_latent_stats(self, z: Tensor) -> None:
         """Move the running statistics towards the batch's latents ``(B, T, C, 8, 8)`` (the first batch sets them)."""
@@ -178,7 +211,7 @@ class JEDIWorldModel(WorldModel):
         loss2, mean_loss2, _ = self.denoising_loss(target2, self.diffusion_inputs(obs2), batch.actions[:, 1 : n + 1])
         denoise_loss = (loss1 + loss2) / 2
 
-        re_loss, re_metrics = self.reward_end.loss(z, batch.actions, batch.rewards, batch.ends, batch.mask[:, :-1])
+        re_loss, re_metrics = self.reward_end.loss(self.reward_window_inputs(z, batch.actions), batch.rewards, batch.ends, batch.mask[:, :-1])
         if self.cfg.dream_reward_weight > 0:
             dream_loss, dream_metrics = self.dream_reward_loss(z, batch)
             re_loss = re_loss + self.cfg.dream_reward_weight * dream_loss
@@ -231,7 +264,8 @@ class JEDIWorldModel(WorldModel):
         last_only[:, -1] = batch.mask[:, n - 1]
         if not last_only.any():  # every segment starts too near its episode's start: nothing to learn here
             return z.new_zeros(()), {}
-        loss, metrics = self.reward_end.loss(window, batch.actions[:, :n], batch.rewards[:, :n], batch.ends[:, :n], last_only)
+        inputs = self.reward_window_inputs(window, batch.actions[:, :n])
+        loss, metrics = self.reward_end.loss(inputs, batch.rewards[:, :n], batch.ends[:, :n], last_only)
         return loss, {f"dream_{k}": v for k, v in metrics.items()}
 
     def after_update(self) -> None:

@@ -97,14 +97,14 @@ class RewardEndModel(nn.Module):
             return states[:, -2:-1], actions[:, None], states[:, -1:]
         return states[:, -1:], actions[:, None], next_state[:, None]
 
-    def loss(self, states: Tensor, actions: Tensor, rewards: Tensor, ends: Tensor, mask: Tensor) -> tuple[Tensor, dict[str, float]]:
-        """Cross-entropy on reward sign and termination over a window of ``states`` (B, T + 1, ...).
+    def loss(self, inputs: tuple[Tensor, Tensor, Tensor], rewards: Tensor, ends: Tensor, mask: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """Cross-entropy on reward sign and termination over a window's ``forward`` inputs (``window_inputs``).
 
-        ``actions``, ``rewards``, ``ends`` and ``mask`` are ``(B, T)``: a step counts where ``mask`` holds
-        (its state is real), and with foresight only where the state before it is real too.
+        ``rewards``, ``ends`` and ``mask`` are ``(B, T)`` like the window's actions: a step counts where
+        ``mask`` holds (its state is real), and with foresight only where the state before it is real too.
         """
         first = self.first_step
-        reward_logits, end_logits, _ = self(*self.window_inputs(states, actions))
+        reward_logits, end_logits, _ = self(*inputs)
         reward_target = (rewards[:, first:].sign() + 1).long()  # -1, 0, 1 -> 0, 1, 2
         m = mask[:, : mask.shape[1] - first].flatten()  # padding only precedes an episode: this implies mask[:, first:]
         loss_reward = F.cross_entropy(reward_logits.flatten(0, 1)[m], reward_target.flatten()[m])

@@ -2,7 +2,8 @@
 
 A world model works on *states*: latents for JEDI, frames in [-1, 1] for DIAMOND. The dream env only
 needs ``to_states`` (frames -> states), ``predict_next`` (sample the next state from the last
-``num_cond_steps`` states and actions), ``to_frames`` (states -> uint8 pixels) and ``reward_end``.
+``num_cond_steps`` states and actions), ``to_frames`` (states -> uint8 pixels) and ``reward_end`` with
+the inputs ``reward_window_inputs`` and ``reward_step_inputs`` give it.
 """
 
 from __future__ import annotations
@@ -148,6 +149,17 @@ class WorldModel(nn.Module):
         """A regressed mean of the next state in the denoiser's space, from ``diffusion_inputs(states)`` and
         ``actions``; the denoiser then diffuses the residual around it. ``None``: it diffuses the state itself."""
         return None
+
+    # What the reward/termination model reads: by default each step's transition into the next state.
+
+    def reward_window_inputs(self, states: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The reward model's inputs over a window of ``states`` (B, T + 1, ...) and the ``T`` actions taken on the first ``T``."""
+        return self.reward_end.window_inputs(states, actions)
+
+    def reward_step_inputs(self, states: Tensor, actions: Tensor, next_state: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The reward model's inputs of one step from ``states`` (B, n, ...), the ``actions`` (B, n) taken on
+        them (the last is the step's) and the ``next_state`` (B, ...) it led to (in a dream, sampled)."""
+        return self.reward_end.step_inputs(states, actions[:, -1], next_state)
 
     def num_parameters(self) -> dict[str, int]:
         return {name: sum(p.numel() for p in m.parameters()) for name, m in self.named_children()}

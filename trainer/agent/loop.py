@@ -44,7 +44,7 @@ from trainer.data.sampler import SegmentSampler
 from trainer.data.store import EpisodeStore
 from trainer.distributed import Objective, any_rank, broadcast, check_replicas_identical, data_parallel, init_distributed, shutdown_distributed
 from trainer.signals import StopOnSignal
-from trainer.world_model.train import CHECKPOINT, drop_metrics_after, segment_to_batch, world_model_update
+from trainer.world_model.train import CHECKPOINT, check_reward_alignment, drop_metrics_after, segment_to_batch, world_model_update
 
 WORLD_MODEL_WEIGHT_DECAY = 1e-2
 WARMUP_UPDATES = 100
@@ -80,6 +80,9 @@ class TrainConfig:
     mean_predictor_channels: int | None = field(
         default=None,
         metadata={"help": "JEDI, not in the paper: channels of a regressed next-latent mean the denoiser diffuses around, 0 = none (default: the preset's)", "metavar": "C"},
+    )
+    reward_reads_mean: bool = field(
+        default=False, metadata={"help": "JEDI, not in the paper: read each step's reward and end from the mean predictor's next latent"}
     )
     # the preset's own values unless given
     world_model_updates: int | None = field(default=None, metadata={"help": "world-model updates per epoch", "metavar": "N"})
@@ -117,7 +120,7 @@ class TrainConfig:
 
 
 PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight")
-JEDI_ONLY_OPTIONS = ("dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels")
+JEDI_ONLY_OPTIONS = ("dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean")
 RUN_DEFINING_OPTIONS = ("world_model", "preset", "reward_foresight", *JEDI_ONLY_OPTIONS, *PRESET_OVERRIDES)
 
 
@@ -139,8 +142,7 @@ def world_model_options(config: TrainConfig, preset: Preset, num_actions: int) -
                 raise UserError(f"--mean-predictor-channels must be at least 0, got {value}")
             value = (value,) if value else ()
         options[name] = value
-    if config.dream_reward_weight and config.reward_foresight:
-        raise UserError("--dream-reward-weight trains the reward model on sampled next latents, which --reward-foresight does not read")
+    check_reward_alignment(config.reward_foresight, config.dream_reward_weight, bool(options.get("reward_reads_mean")), bool(options.get("mean_predictor_channels")))
     if config.reward_foresight:
         options["reward_foresight"] = True
     return options

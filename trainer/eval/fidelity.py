@@ -9,7 +9,8 @@ the decoder's reconstruction of real frames (JEDI; DIAMOND works on pixels and h
 Rewards over the same rollouts (``RewardTally``): how often the real game gives a reward, how often the
 dream would draw one (imagination samples the reward model's distribution), and the probability the reward
 model gives each real reward's sign, once on the real frames and once at the same step of the dream. A
-dream whose rewards are much rarer than the game's teaches the agent little.
+dream whose rewards are much rarer than the game's teaches the agent little. (A reward model that reads the
+regressed mean, ``reward_reads_mean``, reads it "on the real frames" from the real context.)
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def measure_fidelity(
         states = model.to_states(ctx)
         real_states = states
         # the reward model's LSTM burned in on the context, as in DreamEnv; one copy follows the real frames
-        _, _, dream_lstm = model.reward_end(*model.reward_end.window_inputs(states, acts[:, :-1]))
+        _, _, dream_lstm = model.reward_end(*model.reward_window_inputs(states, acts[:, :-1]))
         real_lstm = dream_lstm
         last_real = torch.from_numpy(np.stack([e.frames[s - 1] for e, s in chunk])).float() / 255
         for h in range(1, hmax + 1):
@@ -125,9 +126,8 @@ def measure_fidelity(
             real = torch.from_numpy(np.stack([chunk[j][0].frames[chunk[j][1] - 1 + h] for j in alive])).float() / 255
             # the transition to frame s-1+h (past an episode's end: its last frame, not scored)
             real_next = model.to_states(torch.from_numpy(np.stack([e.frames[min(s - 1 + h, len(e))] for e, s in chunk])).to(device)[:, None])[:, 0]
-            step_acts = acts[:, -1]
-            dream_logits, _, dream_lstm = model.reward_end(*model.reward_end.step_inputs(states, step_acts, nxt), dream_lstm)
-            real_logits, _, real_lstm = model.reward_end(*model.reward_end.step_inputs(real_states, step_acts, real_next), real_lstm)
+            dream_logits, _, dream_lstm = model.reward_end(*model.reward_step_inputs(states, acts, nxt), dream_lstm)
+            real_logits, _, real_lstm = model.reward_end(*model.reward_step_inputs(real_states, acts, real_next), real_lstm)
             true = torch.tensor([float(chunk[j][0].rewards[chunk[j][1] - 2 + h]) for j in alive])
             rewards.add(true, real_logits[alive, 0].cpu(), dream_logits[alive, 0].cpu())
             real_states = torch.cat([real_states[:, 1:], real_next[:, None]], dim=1)

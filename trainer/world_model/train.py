@@ -66,6 +66,9 @@ class WorldModelTrainConfig:
     reward_foresight: bool = field(
         default=False, metadata={"help": "not in the paper: read each step's reward and end from the transition before it and the action"}
     )
+    reward_reads_mean: bool = field(
+        default=False, metadata={"help": "JEDI, not in the paper: read each step's reward and end from the mean predictor's next latent"}
+    )
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
     checkpoint_minutes: float = field(default=5.0, metadata={"help": "minutes between checkpoints"})
     val_every: int = field(default=250, metadata={"help": "updates between held-out validations"})
@@ -93,10 +96,23 @@ def split_episodes(store: EpisodeStore) -> tuple[list, list]:
     return train, val
 
 
+def check_reward_alignment(reward_foresight: bool, dream_reward_weight: float, reward_reads_mean: bool, mean_predictor: bool) -> None:
+    """``UserError`` for command-line options that choose contradicting inputs for the reward model."""
+    if dream_reward_weight and reward_foresight:
+        raise UserError("--dream-reward-weight trains the reward model on sampled next latents, which --reward-foresight does not read")
+    if reward_reads_mean and (reward_foresight or dream_reward_weight):
+        raise UserError("--reward-reads-mean does not combine with --reward-foresight or --dream-reward-weight")
+    if reward_reads_mean and not mean_predictor:
+        raise UserError("--reward-reads-mean reads the mean predictor's next latent: add --mean-predictor-channels C")
+
+
 def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
     model_cfg: dict = {"num_actions": num_actions, "reward_foresight": config.reward_foresight}
     if config.mean_predictor_channels < 0 or (config.denoiser_channels is not None and config.denoiser_channels < 1):
         raise UserError("--mean-predictor-channels must be at least 0 and --denoiser-channels at least 1")
+    if config.world_model != "jedi" and config.reward_reads_mean:
+        raise UserError("--reward-reads-mean applies to the JEDI world model only")
+    check_reward_alignment(config.reward_foresight, config.dream_reward_weight, config.reward_reads_mean, config.mean_predictor_channels > 0)
     if config.world_model == "jedi":
         model_cfg.update(
             switch_prob=config.switch_prob,
@@ -107,6 +123,7 @@ def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
             predict_delta=config.predict_delta,
             dream_reward_weight=config.dream_reward_weight,
             mean_predictor_channels=(config.mean_predictor_channels,) if config.mean_predictor_channels > 0 else (),
+            reward_reads_mean=config.reward_reads_mean,
         )
         if config.denoiser_channels is not None:
             model_cfg["denoiser_channels"] = (config.denoiser_channels,)

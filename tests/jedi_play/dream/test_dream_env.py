@@ -68,6 +68,28 @@ def test_expected_outcomes_are_the_means_of_the_drawn_ones():
     assert abs(ends.mean() - p_end.mean()) < 4 * ends.std() / np.sqrt(len(ends)) + 1e-3
 
 
+def test_a_reward_read_from_the_regressed_mean_ignores_the_sampled_next_latent():
+    torch.manual_seed(0)
+    model = JEDIWorldModel(JEDIConfig(num_actions=4, denoiser_channels=(16,), mean_predictor_channels=(16,), reward_reads_mean=True))
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1 and not p.any():
+                p.normal_(std=0.3)
+    frames = np.random.default_rng(3).integers(0, 256, (2, 4, 64, 64, 3), dtype=np.uint8)
+    env = DreamEnv(model, outcomes="expected")
+    outcomes = []
+    for seed in (1, 2):  # other sampling noise, so another next latent
+        env.reset(frames, np.zeros((2, 4), np.int64))
+        env.seed(seed)
+        out, reward, end = env.step([1, 2])
+        outcomes.append((out, reward, end))
+    assert not np.array_equal(outcomes[0][0], outcomes[1][0])
+    np.testing.assert_allclose(outcomes[0][1], outcomes[1][1], rtol=1e-5)
+    np.testing.assert_allclose(outcomes[0][2], outcomes[1][2], rtol=1e-5)
+    env.reset(frames, np.zeros((2, 4), np.int64))
+    assert not np.allclose(env.step([3, 0])[1], outcomes[0][1])  # but the action matters
+
+
 def test_unknown_outcomes_are_refused():
     with pytest.raises(ValueError, match="outcomes"):
         DreamEnv(untrained("diamond"), outcomes="mode")  # type: ignore[arg-type]

@@ -71,11 +71,11 @@ def test_foresight_loss_skips_the_first_step_and_steps_whose_previous_state_is_p
     states, actions = torch.randn(2, 5, 2, 8, 8), torch.randint(0, 3, (2, 4))
     rewards, ends = torch.tensor([[1.0, 0.0, 1.0, 0.0]] * 2), torch.zeros(2, 4, dtype=torch.bool)
     mask = torch.tensor([[True] * 4, [False, True, True, True]])
-    loss, _ = model.loss(states, actions, rewards, ends, mask)
+    loss, _ = model.loss(model.window_inputs(states, actions), rewards, ends, mask)
     # the first step's label and the second game's step 1 (its state 0 is padding) do not count
     other = rewards.clone()
     other[:, 0] = -1.0
     other[1, 1] = -1.0
-    torch.testing.assert_close(model.loss(states, actions, other, ends, mask)[0], loss)
+    torch.testing.assert_close(model.loss(model.window_inputs(states, actions), other, ends, mask)[0], loss)
     other[0, 1] = -1.0
-    assert not torch.allclose(model.loss(states, actions, other, ends, mask)[0], loss)
+    assert not torch.allclose(model.loss(model.window_inputs(states, actions), other, ends, mask)[0], loss)

@@ -269,3 +269,53 @@ def test_mean_predictor_has_its_own_learning_rate():
     assert [g["lr"] for g in groups] == pytest.approx([3e-5, 1e-4, 1e-4 * MEAN_PREDICTOR_LR_SCALE])
     assert len(groups[2]["params"]) == len(list(model.mean_predictor.parameters()))
     assert sum(p.numel() for g in groups for p in g["params"]) == sum(p.numel() for p in model.parameters())
+
+
+def reads_mean_model() -> JEDIWorldModel:
+    torch.manual_seed(0)
+    model = JEDIWorldModel(JEDIConfig(num_actions=9, mean_predictor_channels=(32,), latent_norm=True, predict_delta=True, reward_reads_mean=True))
+    torch.nn.init.normal_(model.mean_predictor.net.conv_out.weight, std=0.1)  # zero-initialised: give it an output
+    return model.eval()
+
+
+def test_reward_reads_the_regressed_next_latent_from_the_states_up_to_each_step():
+    model = reads_mean_model()
+    states, actions = torch.randn(2, 7, 16, 8, 8) * 0.1, torch.randint(0, 9, (2, 6))
+    with torch.no_grad():
+        x, a, nexts = model.reward_window_inputs(states, actions)
+        assert x.shape == nexts.shape == (2, 6, 16, 8, 8)
+        torch.testing.assert_close(x, states[:, :6])
+        torch.testing.assert_close(a, actions)
+        for t in (3, 5):  # a whole context inside the window: the step's own inputs, whatever was sampled
+            step = model.reward_step_inputs(states[:, t - 3 : t + 1], actions[:, t - 3 : t + 1], torch.randn(2, 16, 8, 8))
+            torch.testing.assert_close(step[2][:, 0], nexts[:, t])
+            torch.testing.assert_close(step[0][:, 0], states[:, t])
+            torch.testing.assert_close(step[1][:, 0], actions[:, t])
+        # the first step: its context is the first state repeated after NOOPs
+        padded = model.regressed_next(states[:, :1].expand(-1, 4, -1, -1, -1), torch.cat([torch.zeros(2, 3, dtype=torch.long), actions[:, :1]], 1))
+        torch.testing.assert_close(nexts[:, 0], padded)
+        assert not torch.allclose(nexts[:, 5], states[:, 6])  # not the real next latent
+
+
+def test_a_reward_that_reads_the_mean_trains_the_reward_model_not_the_regression(monkeypatch):
+    model = reads_mean_model().train()
+    torch.nn.init.normal_(model.reward_end.reward_head.weight, std=0.1)  # zero-initialised: pass a gradient back
+    batch = make_batch()
+    read = []
+    loss = model.reward_end.loss
+    monkeypatch.setattr(model.reward_end, "loss", lambda inputs, *rest: read.append(inputs) or loss(inputs, *rest))
+    model.training_loss(batch)
+    assert len(read) == 1 and not torch.allclose(read[0][2], model.encode(batch.frames)[:, 1:])  # not the real next latents
+    model.zero_grad()
+    loss(read[0], batch.rewards, batch.ends, batch.mask[:, :-1])[0].backward()
+    assert model.reward_end.conv_in.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.mean_predictor.parameters())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"mean_predictor_channels": (32,), "reward_foresight": True}, {"mean_predictor_channels": (32,), "dream_reward_weight": 1.0}],
+)
+def test_reward_reads_mean_needs_a_mean_predictor_and_no_other_reward_alignment(options):
+    with pytest.raises(ValueError, match="reward_reads_mean"):
+        JEDIConfig(num_actions=9, reward_reads_mean=True, **options)

@@ -47,13 +47,16 @@ def test_a_run_resumes_only_with_its_own_overrides() -> None:
 def test_the_presets_jedi_options_apply_unless_the_command_line_says_otherwise() -> None:
     preset = Preset(300, 100, 100, 2, 2, 4, 2, jedi_options=(("latent_norm", True), ("mean_predictor_channels", (96,))))
     jedi = TrainConfig("Asterix", Path("run"))
-    assert world_model_options(jedi, preset, 9) == {"num_actions": 9, "latent_norm": True, "mean_predictor_channels": (96,), "dream_reward_weight": 0.0}
+    assert world_model_options(jedi, preset, 9) == {"num_actions": 9, "latent_norm": True, "mean_predictor_channels": (96,), "dream_reward_weight": 0.0, "reward_reads_mean": False}
     changed = TrainConfig("Asterix", Path("run"), latent_norm=False, mean_predictor_channels=0, predict_delta=True)
     options = world_model_options(changed, preset, 9)
     assert (options["latent_norm"], options["mean_predictor_channels"], options["predict_delta"]) == (False, (), True)
     assert world_model_options(TrainConfig("Asterix", Path("run"), world_model="diamond"), preset, 9) == {"num_actions": 9}
     with pytest.raises(UserError, match="--mean-predictor-channels must be at least 0"):
         world_model_options(TrainConfig("Asterix", Path("run"), mean_predictor_channels=-1), preset, 9)
+    assert world_model_options(TrainConfig("Asterix", Path("run"), reward_reads_mean=True), preset, 9)["reward_reads_mean"] is True
+    with pytest.raises(UserError, match="--reward-reads-mean reads the mean predictor's next latent"):
+        world_model_options(TrainConfig("Asterix", Path("run"), reward_reads_mean=True, mean_predictor_channels=0), preset, 9)
 
 
 def test_a_run_resumes_only_with_its_own_jedi_options() -> None:

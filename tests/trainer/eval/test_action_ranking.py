@@ -13,6 +13,7 @@ from cli_helpers import assert_one_line_error, run_script
 
 from jedi_play.env.atari import make_train_env
 from jedi_play.models.reward_end import RewardEndConfig, RewardEndModel
+from jedi_play.models.world_model import WorldModel
 from trainer.eval.action_ranking import dream_returns, real_returns, spearman, summarize
 from trainer.eval.start_states import random_start_states
 
@@ -73,6 +74,8 @@ class StillWorld(torch.nn.Module):
     """A world model whose dream stands still and whose outcomes depend on the action alone."""
 
     num_cond_steps = 4
+    reward_window_inputs = WorldModel.reward_window_inputs  # what the reward model reads: the default
+    reward_step_inputs = WorldModel.reward_step_inputs
 
     def __init__(self) -> None:
         super().__init__()

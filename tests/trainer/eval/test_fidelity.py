@@ -8,6 +8,7 @@ import torch
 
 from jedi_play.data import Episode
 from jedi_play.models.reward_end import RewardEndConfig, RewardEndModel
+from jedi_play.models.world_model import WorldModel
 from trainer.eval.fidelity import measure_fidelity
 
 LENGTH = 60
@@ -41,6 +42,8 @@ class CountingWorld(torch.nn.Module):
     """
 
     num_cond_steps = 4
+    reward_window_inputs = WorldModel.reward_window_inputs  # what the reward model reads: the default
+    reward_step_inputs = WorldModel.reward_step_inputs
 
     def __init__(self, oracle: bool) -> None:
         super().__init__()

@@ -112,13 +112,29 @@ def test_mean_predictor_run_exports_and_dreams(data_dir, tmp_path):
 
     run, folder = tmp_path / "run", tmp_path / "model"
     args = ["--game", "Breakout", "--data", str(data_dir), "--out", str(run), "--batch-size", "2", "--updates", "1"]
-    result = run_script("jedi-train", "world-model", *args, "--latent-norm", "--predict-delta", "--mean-predictor-channels", "16", "--denoiser-channels", "32")
+    options = ["--latent-norm", "--predict-delta", "--mean-predictor-channels", "16", "--denoiser-channels", "32", "--reward-reads-mean"]
+    result = run_script("jedi-train", "world-model", *args, *options)
     assert result.returncode == 0, result.stderr
     assert run_script("jedi-train", "export", str(run), "--to", str(folder)).returncode == 0
+    assert "reward_reads_mean True" in (folder / "README.md").read_text()  # the model card names the setting
     model = load_model_folder(folder, "Breakout").world_model
-    assert model.cfg.mean_predictor_channels == (16,) and model.cfg.denoiser_channels == (32,)
+    assert model.cfg.mean_predictor_channels == (16,) and model.cfg.denoiser_channels == (32,) and model.cfg.reward_reads_mean
     states = model.to_states(torch.zeros(1, 4, 64, 64, 3, dtype=torch.uint8))
     assert model.predict_next(states, torch.zeros(1, 4, dtype=torch.long)).shape == (1, 16, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--reward-reads-mean"], "add --mean-predictor-channels"),
+        (["--reward-reads-mean", "--mean-predictor-channels", "8", "--reward-foresight"], "does not combine with --reward-foresight"),
+        (["--reward-reads-mean", "--world-model", "diamond"], "JEDI world model only"),
+    ],
+)
+def test_reward_reads_mean_refuses_contradicting_options(data_dir, tmp_path, options, message):
+    result = run_script("jedi-train", "world-model", "--game", "Breakout", "--data", str(data_dir), "--out", str(tmp_path / "r"), "--updates", "1", *options)
+    assert_one_line_error(result, message)
+    assert not (tmp_path / "r").exists()
 
 
 @pytest.mark.parametrize("option", [["--mean-predictor-channels", "-1"], ["--denoiser-channels", "0"]])
