@@ -71,8 +71,9 @@ class DreamEnv:
             raise RuntimeError("call reset before step")
         a = actions.long().reshape(-1)
         cond_actions = torch.cat([self.past_actions, a[:, None]], dim=1)  # the actions taken on self.states
-        nxt = self.model.predict_next(self.states, cond_actions, self.denoising_steps, generator=self.generator)
-        reward_logits, end_logits, self._lstm = self.model.reward_end(*self.model.reward_step_inputs(self.states, cond_actions, nxt), self._lstm)
+        nxt, regressed = self.model.sample_next(self.states, cond_actions, self.denoising_steps, generator=self.generator)
+        reward_inputs = self.model.reward_step_inputs(self.states, cond_actions, nxt, regressed)
+        reward_logits, end_logits, self._lstm = self.model.reward_end(*reward_inputs, self._lstm)
         if self.outcomes == "sample":
             reward, end = RewardEndModel.sample_predictions(reward_logits[:, 0], end_logits[:, 0], self.generator)
         elif self.outcomes == "expected":

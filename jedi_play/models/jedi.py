@@ -166,10 +166,14 @@ class JEDIWorldModel(WorldModel):
             nexts = self.regressed_next(contexts.flatten(0, 1), padded_actions.unfold(1, n, 1).flatten(0, 1))
         return states[:, :t], actions, nexts.unflatten(0, (b, t))
 
-    def reward_step_inputs(self, states: Tensor, actions: Tensor, next_state: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def reward_step_inputs(
+        self, states: Tensor, actions: Tensor, next_state: Tensor, regressed: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         if not self.cfg.reward_reads_mean:
             return super().reward_step_inputs(states, actions, next_state)
-        return states[:, -1:], actions[:, -1:], self.regressed_next(states, actions)[:, None]
+        if regressed is None:
+            regressed = self.regressed_next(states, actions)
+        return states[:, -1:], actions[:, -1:], regressed[:, None]
 
     @torch.no_grad()
     def update_latent_stats(self, z: Tensor) -> None:

@@ -119,6 +119,14 @@ class WorldModel(nn.Module):
         self, states: Tensor, actions: Tensor, steps: int | None = None, callback=None, generator: torch.Generator | None = None
     ) -> Tensor:
         """Sample the next state from ``states`` ``(B, n, C, h, w)`` and ``actions`` ``(B, n)``."""
+        return self.sample_next(states, actions, steps, callback, generator)[0]
+
+    @torch.no_grad()
+    def sample_next(
+        self, states: Tensor, actions: Tensor, steps: int | None = None, callback=None, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """``predict_next``, and the regressed mean next state the sample was drawn around (``None`` without
+        ``mean_prediction``), which ``reward_step_inputs`` may read without running the regression again."""
         cfg = self.sampler
         sigmas = karras_sigmas(steps or cfg.steps, cfg.sigma_min, cfg.sigma_max, cfg.rho, device=states.device)
         noise = torch.randn(states[:, -1].shape, generator=generator, device=states.device, dtype=states.dtype)
@@ -127,9 +135,10 @@ class WorldModel(nn.Module):
         obs = self.diffusion_inputs(states)
         x = sample(lambda x, s: self.denoiser(x, s, obs=obs, actions=actions), x, sigmas, callback)
         mean = self.mean_prediction(obs, actions)
-        if mean is not None:  # the denoiser sampled the residual around it
-            x = x + mean
-        return self.postprocess(self.next_from_diffusion(x, states))
+        if mean is None:
+            return self.postprocess(self.next_from_diffusion(x, states)), None
+        # the denoiser sampled the residual around the mean
+        return self.postprocess(self.next_from_diffusion(x + mean, states)), self.postprocess(self.next_from_diffusion(mean, states))
 
     # The denoiser's space: the states themselves unless a model normalises them or predicts their change.
 
@@ -156,9 +165,12 @@ class WorldModel(nn.Module):
         """The reward model's inputs over a window of ``states`` (B, T + 1, ...) and the ``T`` actions taken on the first ``T``."""
         return self.reward_end.window_inputs(states, actions)
 
-    def reward_step_inputs(self, states: Tensor, actions: Tensor, next_state: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def reward_step_inputs(
+        self, states: Tensor, actions: Tensor, next_state: Tensor, regressed: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """The reward model's inputs of one step from ``states`` (B, n, ...), the ``actions`` (B, n) taken on
-        them (the last is the step's) and the ``next_state`` (B, ...) it led to (in a dream, sampled)."""
+        them (the last is the step's) and the ``next_state`` (B, ...) it led to (in a dream, sampled);
+        ``regressed``: ``sample_next``'s regressed mean of this step, when the caller has it."""
         return self.reward_end.step_inputs(states, actions[:, -1], next_state)
 
     def num_parameters(self) -> dict[str, int]:

@@ -2,7 +2,8 @@
 
 Paper-size models on synthetic batches: world-model training updates per second at batch 32, peak
 training memory, dream frames per second at batch 1 with 3 denoising steps (decoding included) and
-imagined steps per second at batch 32, with the JEDI / DIAMOND ratios. A benchmark, not a test.
+imagined steps per second at batch 32, with the JEDI / DIAMOND ratios. Then the ``cpu`` preset's JEDI world
+model, plain and with ``--reward-reads-mean``: its training and imagination speed. A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_a
 from jedi_play.data.atomic import atomic_write_bytes
 from jedi_play.device import resolve_device
 from jedi_play.models.factory import WORLD_MODELS
-from trainer.bench.measure import measure_dream, paper_size_model
+from trainer.bench.measure import bench_model, measure_dream
 
 PROG = "jedi-bench"
 
@@ -40,6 +41,7 @@ class BenchConfig:
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
     json: Path | None = field(default=None, metadata={"help": "write the figures to FILE", "metavar": "FILE"})
     compile: bool = field(default=True, metadata={"help": "also time the batch-1 dream with torch.compile'd networks"})
+    cpu_preset: bool = field(default=True, metadata={"help": "also time the cpu preset's JEDI world model, plain and with --reward-reads-mean"})
 
 
 def build_parser() -> CliParser:
@@ -60,19 +62,10 @@ def run_bench(config: BenchConfig) -> dict:
         torch.set_num_threads(config.threads)
     result: dict = {"device": device_name(device), "torch": torch.__version__, "threads": torch.get_num_threads()}
     for kind in WORLD_MODELS:
-        print(f"{kind}: training ({config.updates} updates at batch {config.batch_size})...", file=sys.stderr)
-        env = {"OMP_NUM_THREADS": str(torch.get_num_threads())}
-        proc = subprocess.run(
-            [sys.executable, "-m", "trainer.bench.measure", kind, str(device), str(config.batch_size), str(config.updates)],
-            capture_output=True, text=True, env={**os.environ, **env},
-        )
-        if proc.returncode != 0:
-            raise UserError(f"the {kind} training benchmark failed: {proc.stderr.strip().splitlines()[-1:]}")
-        figures = json.loads(proc.stdout)
-        figures["params"] = sum(paper_size_model(kind, torch.device("cpu")).num_parameters().values())
+        figures = training_figures(kind, device, config)
         print(f"{kind}: dreaming...", file=sys.stderr)
         figures["dream_fps_b1"] = measure_dream(kind, device, 1, config.dream_steps)
-        figures["imagined_steps_per_s_b32"] = config.batch_size * measure_dream(kind, device, config.batch_size, max(3, config.dream_steps // 10))
+        figures["imagined_steps_per_s_b32"] = imagined_steps_per_s(kind, device, config)
         if config.compile:
             print(f"{kind}: compiling, then dreaming...", file=sys.stderr)
             try:
@@ -90,7 +83,37 @@ def run_bench(config: BenchConfig) -> dict:
     }
     if j.get("dream_fps_b1_compiled") and d.get("dream_fps_b1_compiled"):
         result["ratios"]["dream_fps_b1_compiled"] = j["dream_fps_b1_compiled"] / d["dream_fps_b1_compiled"]
+    if config.cpu_preset:
+        result["cpu_preset"] = {}
+        for name in CPU_PRESET_MODELS:
+            figures = training_figures(name, device, config)
+            print(f"{name}: dreaming...", file=sys.stderr)
+            figures["imagined_steps_per_s_b32"] = imagined_steps_per_s(name, device, config)
+            result["cpu_preset"][name] = figures
     return result
+
+
+CPU_PRESET_MODELS = ("jedi_cpu", "jedi_cpu_reads_mean")
+
+
+def training_figures(name: str, device: torch.device, config: BenchConfig) -> dict:
+    """Training updates per second and peak memory of ``name`` (a fresh process), and its parameters."""
+    print(f"{name}: training ({config.updates} updates at batch {config.batch_size})...", file=sys.stderr)
+    env = {"OMP_NUM_THREADS": str(torch.get_num_threads())}
+    proc = subprocess.run(
+        [sys.executable, "-m", "trainer.bench.measure", name, str(device), str(config.batch_size), str(config.updates)],
+        capture_output=True, text=True, env={**os.environ, **env},
+    )
+    if proc.returncode != 0:
+        raise UserError(f"the {name} training benchmark failed: {proc.stderr.strip().splitlines()[-1:]}")
+    figures = json.loads(proc.stdout)
+    figures["params"] = sum(bench_model(name, torch.device("cpu")).num_parameters().values())
+    return figures
+
+
+def imagined_steps_per_s(name: str, device: torch.device, config: BenchConfig) -> float:
+    """Imagined steps per second over a batch of ``config.batch_size`` dreams."""
+    return config.batch_size * measure_dream(name, device, config.batch_size, max(3, config.dream_steps // 10))
 
 
 def format_table(result: dict) -> str:
@@ -102,6 +125,11 @@ def format_table(result: dict) -> str:
         ratio = result["ratios"].get(key)
         cells = ["n/a" if result[m][key] is None else fmt.format(result[m][key]) for m in ("jedi", "diamond")]
         lines.append(f"{key:<26}{cells[0]:>12}{cells[1]:>12}{'' if ratio is None else f'{ratio:.2f}':>14}")
+    if "cpu_preset" in result:
+        lines.append(f"{'cpu preset JEDI':<26}{'plain':>12}{'reads mean':>12}")
+        for key, fmt in [row for row in rows if row[0] in result["cpu_preset"]["jedi_cpu"]]:
+            cells = [fmt.format(result["cpu_preset"][m][key]) for m in CPU_PRESET_MODELS]
+            lines.append(f"{key:<26}{cells[0]:>12}{cells[1]:>12}")
     return "\n".join(lines)
 
 

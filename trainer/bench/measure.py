@@ -1,4 +1,5 @@
-"""The measurements behind ``jedi-bench``, on synthetic batches with paper-size models (18 actions).
+"""The measurements behind ``jedi-bench``, on synthetic batches with paper-size models (18 actions) and
+the ``cpu`` preset's JEDI world model.
 
 Training speed and peak memory are measured in a fresh child process per world model, so that one
 model's allocations do not count toward the other's: peak RSS minus the RSS after importing torch
@@ -12,6 +13,7 @@ import json
 import resource
 import sys
 import time
+from typing import Any
 
 import torch
 
@@ -19,8 +21,18 @@ from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.models.compiled import compile_for_inference
 from jedi_play.models.factory import build_world_model
 from jedi_play.models.world_model import Batch, WorldModel
+from trainer.agent.presets import CPU
 
 NUM_ACTIONS = 18
+
+# The world models jedi-bench times, by name: (kind, config fields). The papers' two at their sizes, and the
+# ``cpu`` preset's JEDI world model (mean predictor, 96-channel denoiser), plain and with ``--reward-reads-mean``.
+BENCH_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "jedi": ("jedi", {}),
+    "diamond": ("diamond", {}),
+    "jedi_cpu": ("jedi", dict(CPU.jedi_options)),
+    "jedi_cpu_reads_mean": ("jedi", {**dict(CPU.jedi_options), "reward_reads_mean": True}),
+}
 
 
 def synthetic_batch(batch_size: int, steps: int, device: torch.device) -> Batch:
@@ -34,20 +46,22 @@ def synthetic_batch(batch_size: int, steps: int, device: torch.device) -> Batch:
     )
 
 
-def paper_size_model(kind: str, device: torch.device) -> WorldModel:
-    return build_world_model(kind, {"num_actions": NUM_ACTIONS}).to(device)
+def bench_model(name: str, device: torch.device) -> WorldModel:
+    """The world model ``BENCH_MODELS[name]``, untrained, with 18 actions."""
+    kind, options = BENCH_MODELS[name]
+    return build_world_model(kind, {"num_actions": NUM_ACTIONS, **options}).to(device)
 
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def measure_training(kind: str, device: torch.device, batch_size: int, updates: int, warmup: int = 1) -> dict[str, float]:
+def measure_training(name: str, device: torch.device, batch_size: int, updates: int, warmup: int = 1) -> dict[str, float]:
     """Updates per second and peak memory of world-model training (run this in a fresh process)."""
     baseline = _rss_mb()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    model = paper_size_model(kind, device)
+    model = bench_model(name, device)
     optimizer = torch.optim.AdamW(model.parameter_groups(1e-4), weight_decay=1e-2)
     batch = synthetic_batch(batch_size, model.num_cond_steps + 1, device)
 
@@ -73,12 +87,12 @@ def measure_training(kind: str, device: torch.device, batch_size: int, updates: 
 
 
 @torch.inference_mode()
-def measure_dream(kind: str, device: torch.device, batch_size: int, steps: int, denoising_steps: int = 3, compiled: bool = False) -> float:
+def measure_dream(name: str, device: torch.device, batch_size: int, steps: int, denoising_steps: int = 3, compiled: bool = False) -> float:
     """Dream steps per second (frames decoded to pixels included) at ``batch_size``.
 
     ``compiled``: first compile the per-frame networks (``compile_for_inference``; not timed).
     """
-    model = paper_size_model(kind, device).eval()
+    model = bench_model(name, device).eval()
     env = DreamEnv(model, denoising_steps)
     g = torch.Generator().manual_seed(0)
     frames = torch.randint(0, 256, (batch_size, model.num_cond_steps, 64, 64, 3), dtype=torch.uint8, generator=g).numpy()
@@ -99,14 +113,14 @@ def measure_dream(kind: str, device: torch.device, batch_size: int, steps: int, 
 
 
 def _worker() -> None:
-    """``python -m trainer.bench.measure KIND DEVICE BATCH UPDATES``: print training figures as JSON."""
+    """``python -m trainer.bench.measure NAME DEVICE BATCH UPDATES``: print training figures as JSON."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind")
+    parser.add_argument("name", choices=BENCH_MODELS)
     parser.add_argument("device")
     parser.add_argument("batch_size", type=int)
     parser.add_argument("updates", type=int)
     args = parser.parse_args()
-    result = measure_training(args.kind, torch.device(args.device), args.batch_size, args.updates)
+    result = measure_training(args.name, torch.device(args.device), args.batch_size, args.updates)
     json.dump(result, sys.stdout)
 
 

@@ -121,12 +121,12 @@ def measure_fidelity(
             alive = [j for j, (e, s) in enumerate(chunk) if s - 1 + h <= len(e)]  # real frame s-1+h exists
             if not alive:
                 break
-            nxt = model.predict_next(states, acts, steps)
+            nxt, regressed = model.sample_next(states, acts, steps)
             frames = model.to_frames(nxt).float().cpu() / 255  # (B, H, W, 3) in [0, 1]
             real = torch.from_numpy(np.stack([chunk[j][0].frames[chunk[j][1] - 1 + h] for j in alive])).float() / 255
             # the transition to frame s-1+h (past an episode's end: its last frame, not scored)
             real_next = model.to_states(torch.from_numpy(np.stack([e.frames[min(s - 1 + h, len(e))] for e, s in chunk])).to(device)[:, None])[:, 0]
-            dream_logits, _, dream_lstm = model.reward_end(*model.reward_step_inputs(states, acts, nxt), dream_lstm)
+            dream_logits, _, dream_lstm = model.reward_end(*model.reward_step_inputs(states, acts, nxt, regressed), dream_lstm)
             real_logits, _, real_lstm = model.reward_end(*model.reward_step_inputs(real_states, acts, real_next), real_lstm)
             true = torch.tensor([float(chunk[j][0].rewards[chunk[j][1] - 2 + h]) for j in alive])
             rewards.add(true, real_logits[alive, 0].cpu(), dream_logits[alive, 0].cpu())

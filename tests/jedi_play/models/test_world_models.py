@@ -297,6 +297,20 @@ def test_reward_reads_the_regressed_next_latent_from_the_states_up_to_each_step(
         assert not torch.allclose(nexts[:, 5], states[:, 6])  # not the real next latent
 
 
+def test_a_sampled_step_hands_the_reward_model_its_regressed_mean(monkeypatch):
+    model = reads_mean_model()
+    states, actions = torch.randn(2, 4, 16, 8, 8) * 0.1, torch.randint(0, 9, (2, 4))
+    forward, calls = model.mean_predictor.forward, []
+    monkeypatch.setattr(model.mean_predictor, "forward", lambda *a: calls.append(1) or forward(*a))
+    with torch.no_grad():
+        nxt, regressed = model.sample_next(states, actions)
+        step = model.reward_step_inputs(states, actions, nxt, regressed)
+    assert len(calls) == 1  # the regression runs once per dreamed step
+    with torch.no_grad():
+        torch.testing.assert_close(step[2][:, 0], model.regressed_next(states, actions))
+    assert not torch.allclose(nxt, regressed)  # the sample is drawn around the mean, not the mean
+
+
 def test_a_reward_that_reads_the_mean_trains_the_reward_model_not_the_regression(monkeypatch):
     model = reads_mean_model().train()
     torch.nn.init.normal_(model.reward_end.reward_head.weight, std=0.1)  # zero-initialised: pass a gradient back

@@ -88,8 +88,8 @@ class StillWorld(torch.nn.Module):
     def to_frames(self, states: torch.Tensor) -> torch.Tensor:
         return states.movedim(-3, -1).expand(-1, 8, 8, 3).to(torch.uint8)
 
-    def predict_next(self, states: torch.Tensor, actions: torch.Tensor, steps: int | None = None, generator: object = None) -> torch.Tensor:
-        return states[:, -1]
+    def sample_next(self, states: torch.Tensor, actions: torch.Tensor, steps: int | None = None, generator: object = None) -> tuple[torch.Tensor, None]:
+        return states[:, -1], None
 
 
 def test_dream_returns_follow_the_dreamed_outcomes() -> None:

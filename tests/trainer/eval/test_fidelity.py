@@ -57,8 +57,8 @@ class CountingWorld(torch.nn.Module):
     def to_frames(self, states: torch.Tensor) -> torch.Tensor:
         return states.movedim(-3, -1).expand(-1, 8, 8, 3).to(torch.uint8)
 
-    def predict_next(self, states: torch.Tensor, actions: torch.Tensor, steps: int | None = None) -> torch.Tensor:
-        return states[:, -1] + 1 if self.oracle else states[:, -1]
+    def sample_next(self, states: torch.Tensor, actions: torch.Tensor, steps: int | None = None) -> tuple[torch.Tensor, None]:
+        return (states[:, -1] + 1 if self.oracle else states[:, -1]), None
 
 
 @pytest.mark.parametrize("oracle", [True, False])
