@@ -28,6 +28,7 @@ from jedi_play.models.factory import WORLD_MODELS
 from trainer.bench.measure import bench_model, measure_dream
 
 PROG = "jedi-bench"
+CPU_PRESET_MODELS = ("jedi_cpu", "jedi_cpu_reads_mean")  # trainer.bench.measure.BENCH_MODELS
 
 
 @dataclass
@@ -91,9 +92,6 @@ def run_bench(config: BenchConfig) -> dict:
             figures["imagined_steps_per_s_b32"] = imagined_steps_per_s(name, device, config)
             result["cpu_preset"][name] = figures
     return result
-
-
-CPU_PRESET_MODELS = ("jedi_cpu", "jedi_cpu_reads_mean")
 
 
 def training_figures(name: str, device: torch.device, config: BenchConfig) -> dict:
