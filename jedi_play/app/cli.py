@@ -145,6 +145,13 @@ def saving_on_sigterm() -> Iterator[None]:
 
 def play(config: PlayConfig) -> int:
     """Run the app with ``config``; returns the exit code."""
+    check_config(config)
+    # from before pygame starts: SDL turns a SIGTERM that finds no handler into a quit event (exit 0)
+    with saving_on_sigterm():
+        return _play(config)
+
+
+def _play(config: PlayConfig) -> int:
     # torch, pygame and the Hub client are imported here, so that --help answers at once
     from jedi_play.app.background_compile import compile_plan
     from jedi_play.app.session import AGENT_MODES, Session
@@ -153,7 +160,6 @@ def play(config: PlayConfig) -> int:
     from jedi_play.hub.download import locate_model
     from jedi_play.hub.model_folder import load_model_folder
 
-    check_config(config)
     open_display()
     try:
         why_threads = configure_threads(config.threads)
@@ -176,8 +182,7 @@ def play(config: PlayConfig) -> int:
                 session, pane_size=config.size, fps=config.fps, max_frames=config.max_frames, screenshot=config.screenshot
             )
             window.open()
-            with saving_on_sigterm():
-                stats = window.run()
+            stats = window.run()
         finally:
             written = session.close()
     finally:

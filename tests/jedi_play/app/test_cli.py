@@ -176,6 +176,22 @@ def test_sigterm_saves_the_episode_being_recorded(asterix_folder, tmp_path):
     assert not [p.name for p in out.iterdir() if ".tmp-" in p.name]
 
 
+def test_sigterm_while_the_model_loads_stops_with_143(asterix_folder):
+    # pygame's SDL would otherwise turn this SIGTERM into a quit event and the app would exit 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    env.update(SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    command = [script("jedi-play"), "--model", str(asterix_folder), "--fps", "30", "--size", "64", "--compile", "off"]
+    app = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert app.stdout is not None and app.stdout.readline().startswith("device:")  # the display is open
+        app.send_signal(signal.SIGTERM)
+        app.communicate(timeout=60)
+    finally:
+        if app.poll() is None:
+            app.kill()
+    assert app.returncode == 143
+
+
 def test_the_app_never_imports_trainer_and_replay_needs_no_torch():
     code = (
         "import sys\n"
