@@ -232,15 +232,16 @@ def replay(argv: Sequence[str]) -> int:
     from jedi_play.app.replay_window import ReplayWindow
 
     player = ReplayPlayer(find_recordings(config.source, config.episode))
-    open_display()
-    try:
-        window = ReplayWindow(
-            player, pane_size=config.size, fps=config.fps, max_frames=config.max_frames, screenshot=config.screenshot
-        )
-        window.open()
-        frames = window.run()
-    finally:
-        close_display()
+    with saving_on_sigterm():  # exit code 143, as for play, not SDL's quit event
+        open_display()
+        try:
+            window = ReplayWindow(
+                player, pane_size=config.size, fps=config.fps, max_frames=config.max_frames, screenshot=config.screenshot
+            )
+            window.open()
+            frames = window.run()
+        finally:
+            close_display()
     print(f"replayed {player.count} episode(s) from {config.source}: {frames} frames drawn")
     return 0
 
