@@ -2,8 +2,11 @@
 
 A small CNN (DIAMOND's: 3x3 convolutions, each followed by a 2x max-pool while the map is larger than
 4x4) feeds an ``LSTMCell``, whose output drives zero-initialised policy and value heads, so a fresh
-agent starts uniform with a zero baseline. Latents are layer-normalised on the way in: JEDI's objective
-leaves their scale to training, and the agent should not depend on it.
+agent starts uniform with a zero baseline. Latents are normalised on the way in: JEDI's objective leaves
+their scale to training, and the agent should not depend on it. Layer norm over each latent (the first
+agents) rescales the fixed pattern JEDI's latents drift to along with their differences; standardising by
+the world model's running statistics (``standardize_input``, ``set_input_statistics``) scales the
+differences between states to unit spread (README, "Agents").
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class ActorCriticConfig(JSONConfig):
     feature_size: int = 4  # the max-pools stop at this size
     lstm_dim: int = 512
     normalize_input: bool = False  # layer norm over each state (JEDI's latents)
+    standardize_input: bool = False  # (state - mean) / std with the world model's running statistics
 
 
 class ActorCritic(nn.Module):
@@ -50,9 +54,19 @@ class ActorCritic(nn.Module):
             layers.append(nn.SiLU())
             prev = ch
         self.encoder = nn.Sequential(*layers, nn.Flatten())
+        if cfg.standardize_input:  # set from the world model (``set_input_statistics``), saved with the weights
+            self.register_buffer("input_mean", torch.zeros(cfg.in_channels, cfg.size, cfg.size))
+            self.register_buffer("input_std", torch.ones(()))
         self.lstm = nn.LSTMCell(prev * size * size, cfg.lstm_dim)
         self.policy_head = zero_init(nn.Linear(cfg.lstm_dim, cfg.num_actions))
         self.value_head = zero_init(nn.Linear(cfg.lstm_dim, 1))
+
+    @torch.no_grad()
+    def set_input_statistics(self, mean: Tensor, std: Tensor) -> None:
+        """Copy the world model's running state statistics (``WorldModel.state_statistics``) that inputs are standardised by."""
+        assert self.cfg.standardize_input, "this agent reads its states unstandardised"
+        self.input_mean.copy_(mean)
+        self.input_std.copy_(std)
 
     def initial_state(self, batch_size: int, device: torch.device | None = None) -> LSTMState:
         zeros = torch.zeros(batch_size, self.cfg.lstm_dim, device=device)
@@ -62,6 +76,8 @@ class ActorCritic(nn.Module):
         # state (B, C, H, W) -> logits (B, A), value (B,)
         if lstm_state is None:
             lstm_state = self.initial_state(state.shape[0], state.device)
+        if self.cfg.standardize_input:
+            state = (state - self.input_mean) / self.input_std
         h, c = self.lstm(self.encoder(state), lstm_state)
         return self.policy_head(h).float(), self.value_head(h).squeeze(-1).float(), (h, c)  # float32 under autocast too
 

@@ -71,8 +71,15 @@ class JEDIConfig(JSONConfig):
     # reads a real next latent it will not have in a dream, nor a sampled one; its input is a function of the
     # context and the action alone (README, "Agents")
     reward_reads_mean: bool = False
+    # not in the paper: the reward/termination model reads latents standardised by the running statistics
+    # (``latent_norm``), as the denoiser and the agent do: JEDI's latents drift to a fixed pattern with a small
+    # spread around it (std 0.009 after 1,000 Boxing updates), and raw, the states' differences are 1e-3 of
+    # what the reward model reads (README, "Agents")
+    reward_reads_standardized: bool = False
 
     def __post_init__(self) -> None:
+        if self.reward_reads_standardized and not self.latent_norm:
+            raise ValueError("reward_reads_standardized reads latents standardised by latent_norm's statistics: set latent_norm")
         if self.reward_foresight and self.dream_reward_weight > 0:
             raise ValueError("dream_reward_weight trains the reward model on sampled next latents, which reward_foresight does not read")
         if self.reward_reads_mean:
@@ -130,7 +137,7 @@ class JEDIWorldModel(WorldModel):
     def diffusion_inputs(self, states: Tensor) -> Tensor:
         if not self.cfg.latent_norm:
             return states
-        return (states - self.latent_mean) * (self.cfg.edm.sigma_data / self.latent_std)
+        return self.standardized(states) * self.cfg.edm.sigma_data
 
     def diffusion_target(self, next_state: Tensor, states: Tensor) -> Tensor:
         sd = self.cfg.edm.sigma_data
@@ -154,7 +161,31 @@ class JEDIWorldModel(WorldModel):
         assert mean is not None, "regressed_next needs a mean predictor"
         return self.postprocess(self.next_from_diffusion(mean, states))
 
+    def state_statistics(self) -> tuple[Tensor, Tensor] | None:
+        if not self.cfg.latent_norm:
+            return None
+        return self.latent_mean, self.latent_std
+
+    def standardized(self, states: Tensor) -> Tensor:
+        """Latents ``(..., C, 8, 8)`` centred and scaled to unit spread by the running statistics (``latent_norm``)."""
+        return (states - self.latent_mean) / self.latent_std
+
     def reward_window_inputs(self, states: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return self._reward_view(self._reward_window_inputs(states, actions))
+
+    def reward_step_inputs(
+        self, states: Tensor, actions: Tensor, next_state: Tensor, regressed: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        return self._reward_view(self._reward_step_inputs(states, actions, next_state, regressed))
+
+    def _reward_view(self, inputs: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """The reward model's inputs as it reads them: standardised with ``reward_reads_standardized``."""
+        if not self.cfg.reward_reads_standardized:
+            return inputs
+        x, actions, next_x = inputs
+        return self.standardized(x), actions, self.standardized(next_x)
+
+    def _reward_window_inputs(self, states: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         if not self.cfg.reward_reads_mean:
             return super().reward_window_inputs(states, actions)
         # step t reads the regression from the n states up to z_t; before the window, z_0 repeats after NOOPs
@@ -166,8 +197,8 @@ class JEDIWorldModel(WorldModel):
             nexts = self.regressed_next(contexts.flatten(0, 1), padded_actions.unfold(1, n, 1).flatten(0, 1))
         return states[:, :t], actions, nexts.unflatten(0, (b, t))
 
-    def reward_step_inputs(
-        self, states: Tensor, actions: Tensor, next_state: Tensor, regressed: Tensor | None = None
+    def _reward_step_inputs(
+        self, states: Tensor, actions: Tensor, next_state: Tensor, regressed: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor]:
         if not self.cfg.reward_reads_mean:
             return super().reward_step_inputs(states, actions, next_state)

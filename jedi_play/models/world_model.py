@@ -173,5 +173,10 @@ class WorldModel(nn.Module):
         ``regressed``: ``sample_next``'s regressed mean of this step, when the caller has it."""
         return self.reward_end.step_inputs(states, actions[:, -1], next_state)
 
+    def state_statistics(self) -> tuple[Tensor, Tensor] | None:
+        """Running mean ``(C, h, w)`` and spread ``()`` of the states, for readers that standardise them
+        (``ActorCritic``); ``None`` when the model keeps none."""
+        return None
+
     def num_parameters(self) -> dict[str, int]:
         return {name: sum(p.numel() for p in m.parameters()) for name, m in self.named_children()}

@@ -34,7 +34,7 @@ from jedi_play.models.actor_critic import ActorCritic, LSTMState
 from jedi_play.models.world_model import WorldModel
 from trainer.agent.evaluate import evaluate_agent
 from trainer.agent.imagination import ImaginationConfig, Rollout, actor_critic_loss, imagine
-from trainer.agent.loop import AGENT_GRAD_CLIP, agent_config_for
+from trainer.agent.loop import AGENT_GRAD_CLIP, agent_config_for, sync_input_statistics
 from trainer.agent.presets import CPU
 from trainer.data.sampler import SegmentSampler
 
@@ -184,6 +184,7 @@ def train_frozen_agent(config: FrozenAgentConfig, progress: bool = True) -> dict
     # fresh weights; the sizes of the folder's agent, or of a whole run's agent for this world model
     sizes = loaded.agent.cfg if loaded.agent is not None else agent_config_for(world_model, len(loaded.action_meanings))
     agent = ActorCritic(sizes)
+    sync_input_statistics(agent, world_model)
     optim = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
     imagination = ImaginationConfig(entropy_weight=config.entropy_weight)
     games: Rollouts

@@ -84,6 +84,10 @@ class TrainConfig:
     reward_reads_mean: bool = field(
         default=False, metadata={"help": "JEDI, not in the paper: read each step's reward and end from the mean predictor's next latent"}
     )
+    reward_reads_standardized: bool | None = field(
+        default=None,
+        metadata={"help": "JEDI, not in the paper: the reward model reads latents standardised by --latent-norm's statistics (default: the preset's)"},
+    )
     # the preset's own values unless given
     world_model_updates: int | None = field(default=None, metadata={"help": "world-model updates per epoch", "metavar": "N"})
     agent_updates: int | None = field(default=None, metadata={"help": "actor-critic updates per epoch", "metavar": "N"})
@@ -120,7 +124,7 @@ class TrainConfig:
 
 
 PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight")
-JEDI_ONLY_OPTIONS = ("dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean")
+JEDI_ONLY_OPTIONS = ("dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized")
 RUN_DEFINING_OPTIONS = ("world_model", "preset", "reward_foresight", *JEDI_ONLY_OPTIONS, *PRESET_OVERRIDES)
 
 
@@ -142,6 +146,8 @@ def world_model_options(config: TrainConfig, preset: Preset, num_actions: int) -
                 raise UserError(f"--mean-predictor-channels must be at least 0, got {value}")
             value = (value,) if value else ()
         options[name] = value
+    if options.get("reward_reads_standardized") and not options.get("latent_norm"):
+        raise UserError("--reward-reads-standardized reads latents standardised by --latent-norm's statistics: add --latent-norm")
     check_reward_alignment(config.reward_foresight, config.dream_reward_weight, bool(options.get("reward_reads_mean")), bool(options.get("mean_predictor_channels")))
     if config.reward_foresight:
         options["reward_foresight"] = True
@@ -149,11 +155,20 @@ def world_model_options(config: TrainConfig, preset: Preset, num_actions: int) -
 
 
 def agent_config_for(world_model: WorldModel, num_actions: int) -> ActorCriticConfig:
-    """The actor-critic that reads this world model's states (DIAMOND: frames; JEDI: normalised latents)."""
+    """The actor-critic that reads this world model's states (DIAMOND: frames; JEDI: latents, standardised
+    by the world model's running statistics where it keeps them, else layer-normalised)."""
     with torch.no_grad():
         states = world_model.to_states(torch.zeros(1, 1, 64, 64, 3, dtype=torch.uint8, device=next(world_model.parameters()).device))
     c, h, _ = states.shape[2:]
-    return ActorCriticConfig(num_actions, in_channels=c, size=h, normalize_input=h < 64)
+    standardize = world_model.state_statistics() is not None
+    return ActorCriticConfig(num_actions, in_channels=c, size=h, normalize_input=h < 64 and not standardize, standardize_input=standardize)
+
+
+def sync_input_statistics(agent: ActorCritic, world_model: WorldModel) -> None:
+    """Hand a standardising agent the world model's current state statistics (no-op for other agents)."""
+    stats = world_model.state_statistics()
+    if agent.cfg.standardize_input and stats is not None:
+        agent.set_input_statistics(*stats)
 
 
 @dataclass
@@ -388,6 +403,7 @@ class AgentTraining:
                 row["train_return"] = float(np.mean(stats.returns))
         self._share_episodes()
         row.update(mean_metrics(self._train_world_model(stop), "wm_"))
+        sync_input_statistics(self.agent, self.world_model)  # the agent reads states as the world model now scales them
         if c.epoch > p.agent_delay_epochs:
             row.update(mean_metrics(self._train_agent(stop), ""))
         return row

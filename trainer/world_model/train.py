@@ -69,6 +69,9 @@ class WorldModelTrainConfig:
     reward_reads_mean: bool = field(
         default=False, metadata={"help": "JEDI, not in the paper: read each step's reward and end from the mean predictor's next latent"}
     )
+    reward_reads_standardized: bool = field(
+        default=False, metadata={"help": "JEDI, not in the paper: the reward model reads latents standardised by --latent-norm's statistics"}
+    )
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
     checkpoint_minutes: float = field(default=5.0, metadata={"help": "minutes between checkpoints"})
     val_every: int = field(default=250, metadata={"help": "updates between held-out validations"})
@@ -110,8 +113,8 @@ def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
     model_cfg: dict = {"num_actions": num_actions, "reward_foresight": config.reward_foresight}
     if config.mean_predictor_channels < 0 or (config.denoiser_channels is not None and config.denoiser_channels < 1):
         raise UserError("--mean-predictor-channels must be at least 0 and --denoiser-channels at least 1")
-    if config.world_model != "jedi" and config.reward_reads_mean:
-        raise UserError("--reward-reads-mean applies to the JEDI world model only")
+    if config.world_model != "jedi" and (config.reward_reads_mean or config.reward_reads_standardized):
+        raise UserError("--reward-reads-mean and --reward-reads-standardized apply to the JEDI world model only")
     check_reward_alignment(config.reward_foresight, config.dream_reward_weight, config.reward_reads_mean, config.mean_predictor_channels > 0)
     if config.world_model == "jedi":
         model_cfg.update(
@@ -124,6 +127,7 @@ def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
             dream_reward_weight=config.dream_reward_weight,
             mean_predictor_channels=(config.mean_predictor_channels,) if config.mean_predictor_channels > 0 else (),
             reward_reads_mean=config.reward_reads_mean,
+            reward_reads_standardized=config.reward_reads_standardized,
         )
         if config.denoiser_channels is not None:
             model_cfg["denoiser_channels"] = (config.denoiser_channels,)

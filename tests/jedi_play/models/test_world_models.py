@@ -333,3 +333,24 @@ def test_a_reward_that_reads_the_mean_trains_the_reward_model_not_the_regression
 def test_reward_reads_mean_needs_a_mean_predictor_and_no_other_reward_alignment(options):
     with pytest.raises(ValueError, match="reward_reads_mean"):
         JEDIConfig(num_actions=9, reward_reads_mean=True, **options)
+
+
+def test_reward_reads_standardized_latents_in_training_and_in_a_dream():
+    torch.manual_seed(0)
+    cfg = dict(num_actions=9, mean_predictor_channels=(32,), latent_norm=True, predict_delta=True)
+    plain, standardized = JEDIWorldModel(JEDIConfig(**cfg)), JEDIWorldModel(JEDIConfig(**cfg, reward_reads_standardized=True))
+    standardized.load_state_dict(plain.state_dict())
+    mean = torch.randn(16, 8, 8)  # latents drifted to a fixed pattern with a small spread around it
+    for model in (plain, standardized):
+        model.latent_mean.copy_(mean)
+        model.latent_std.fill_(0.01)
+    states, actions = standardized.latent_mean + 0.01 * torch.randn(2, 5, 16, 8, 8), torch.randint(0, 9, (2, 4))
+    with torch.no_grad():
+        for got, raw in zip(standardized.reward_window_inputs(states, actions), plain.reward_window_inputs(states, actions)):
+            torch.testing.assert_close(got, (raw - plain.latent_mean) / 0.01 if got.is_floating_point() else raw)
+        step = standardized.reward_step_inputs(states[:, :4], actions, states[:, 4])
+        raw_step = plain.reward_step_inputs(states[:, :4], actions, states[:, 4])
+        torch.testing.assert_close(step[2], (raw_step[2] - plain.latent_mean) / 0.01)
+        assert 0.5 < step[0].std() < 2  # the states' spread around the running mean, at unit scale
+    with pytest.raises(ValueError, match="set latent_norm"):
+        JEDIConfig(num_actions=9, reward_reads_standardized=True)

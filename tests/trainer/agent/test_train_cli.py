@@ -50,6 +50,8 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
     card = (folder / "README.md").read_text()
     assert loaded.agent is not None and "agent and world model" in card
     assert loaded.world_model.cfg.to_dict().items() >= dict(SMOKE.jedi_options).items()  # the preset's world model
+    # the agent standardises its latents by the world model's running statistics as they were at its last update
+    assert loaded.agent.cfg.standardize_input and float(loaded.agent.input_std) == pytest.approx(float(loaded.world_model.latent_std), rel=0.01)
     assert f"learning rates {SMOKE.world_model_lr:g} (world model) and {SMOKE.agent_lr:g} (agent), entropy weight {SMOKE.entropy_weight:g}" in card
     assert "world-model settings that differ from the paper's: " in card and "mean_predictor_channels [96]" in card
     result_eval = evaluate_agent(AgentPlayer(loaded.world_model, loaded.agent, seed=0), "Breakout", 1, max_steps=30, progress=False)
@@ -67,7 +69,7 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
     assert finished.returncode == 0 and "nothing to do" in finished.stdout
 
 
-@pytest.mark.parametrize("option", [["--dream-reward-weight", "1"], ["--latent-norm"], ["--predict-delta"], ["--mean-predictor-channels", "32"], ["--reward-reads-mean"]])
+@pytest.mark.parametrize("option", [["--dream-reward-weight", "1"], ["--latent-norm"], ["--predict-delta"], ["--mean-predictor-channels", "32"], ["--reward-reads-mean"], ["--reward-reads-standardized"]])
 def test_jedi_options_refuse_diamond(tmp_path: Path, option: list[str]) -> None:
     result = _train(tmp_path / "run", "--world-model", "diamond", *option)
     assert_one_line_error(result, option[0], "JEDI")
