@@ -236,7 +236,10 @@ class AgentTraining:
         # a resumed run keeps the world model it was built with, even if its preset's options have changed since
         model_config = saved_info.get("model_config") or world_model_options(config, self.preset, num_actions)
         self.world_model = build_world_model(config.world_model, model_config).to(self.device)
-        self.agent = ActorCritic(agent_config_for(self.world_model, num_actions)).to(self.device)
+        # and its agent (one from before standardised inputs keeps its layer norm)
+        saved_agent = saved_info.get("agent_config")
+        agent_config = ActorCriticConfig.from_dict(saved_agent) if saved_agent else agent_config_for(self.world_model, num_actions)
+        self.agent = ActorCritic(agent_config).to(self.device)
         self.wm_optim = torch.optim.AdamW(self.world_model.parameter_groups(self.preset.world_model_lr), weight_decay=WORLD_MODEL_WEIGHT_DECAY)
         self.agent_optim = torch.optim.AdamW(self.agent.parameters(), lr=self.preset.agent_lr, weight_decay=0.0)
         self.wm_lrs = [g["lr"] for g in self.wm_optim.param_groups]
