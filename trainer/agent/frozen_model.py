@@ -29,7 +29,7 @@ from jedi_play.data.atomic import atomic_write_bytes
 from jedi_play.data.store import EpisodeStore
 from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.env.atari import AtariEnv, make_train_env
-from jedi_play.hub.model_folder import load_model_folder
+from jedi_play.hub.model_folder import load_model_folder, save_model_folder
 from jedi_play.models.actor_critic import ActorCritic, LSTMState
 from jedi_play.models.world_model import WorldModel
 from trainer.agent.evaluate import evaluate_agent
@@ -73,6 +73,10 @@ class FrozenAgentConfig:
     threads: int | None = field(
         default=None, metadata={"help": "CPU threads for torch (default: torch's choice)", "metavar": "N"}
     )
+    to: Path | None = field(
+        default=None,
+        metadata={"help": "also write a model folder: the frozen world model with the trained agent (for jedi-play, jedi-eval)", "metavar": "DIR"},
+    )
 
     def __post_init__(self) -> None:
         for name in ("updates", "batch_size", "log_every"):
@@ -84,6 +88,8 @@ class FrozenAgentConfig:
             raise UserError(f"--lr must be positive, not {self.lr}")
         if (self.rollouts == "dream") != (self.data is not None):
             raise UserError("--data DIR gives the dreams their contexts: it goes with --rollouts dream, and only there")
+        if self.to is not None and self.to.resolve() == self.model.resolve():
+            raise UserError(f"--to {self.to} is the model folder the agent trains against: name another folder")
 
 
 class Rollouts(Protocol):
@@ -229,7 +235,29 @@ def train_frozen_agent(config: FrozenAgentConfig, progress: bool = True) -> dict
         evaluation = evaluate_agent(player, loaded.game, config.episodes, seed=config.seed, progress=progress)
         result["evaluation"] = evaluation.to_dict()
     _write(config.json, result)
+    if config.to is not None:
+        save_model_folder(
+            config.to, world_model, loaded.kind, loaded.game, loaded.action_meanings, agent_card(config, result),
+            {"frozen_agent": result}, agent=agent.eval(), weights_dtype=loaded.config.get("weights_dtype", "float32"),
+        )
     return result
+
+
+def agent_card(config: FrozenAgentConfig, result: dict) -> str:
+    """The model card of a folder written by ``--to``: where the world model and the agent come from, and the score."""
+    evaluation = result.get("evaluation")
+    score = (
+        f"{evaluation['mean_score']:.1f} +- {evaluation['ci95']:.1f} (95% CI) over {evaluation['episodes']} evaluation episodes, HNS {evaluation['hns']:.3f}"
+        if evaluation
+        else "not evaluated (--episodes 0)"
+    )
+    return (
+        f"# {result['game']}: a frozen world model and an agent trained against it\n\n"
+        f"- World model: `{config.model}`, unchanged.\n"
+        f"- Agent: a fresh actor-critic, {config.updates} updates of {config.batch_size} {config.rollouts} games "
+        f"(lr {config.lr}, entropy weight {config.entropy_weight}), `jedi-train agent`, {result['train_seconds']} s.\n"
+        f"- Score: {score}.\n"
+    )
 
 
 def _write(path: Path, result: dict) -> None:

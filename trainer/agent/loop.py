@@ -88,6 +88,10 @@ class TrainConfig:
         default=None,
         metadata={"help": "JEDI, not in the paper: the reward model reads latents standardised by --latent-norm's statistics (default: the preset's)"},
     )
+    decoder_grad_weight: float | None = field(
+        default=None,
+        metadata={"help": "JEDI, the paper's ablation: weight of the pixel decoder's gradient into the encoder, 0 = none (default: the preset's)", "metavar": "W"},
+    )
     # the preset's own values unless given
     world_model_updates: int | None = field(default=None, metadata={"help": "world-model updates per epoch", "metavar": "N"})
     agent_updates: int | None = field(default=None, metadata={"help": "actor-critic updates per epoch", "metavar": "N"})
@@ -124,7 +128,9 @@ class TrainConfig:
 
 
 PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight")
-JEDI_ONLY_OPTIONS = ("dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized")
+JEDI_ONLY_OPTIONS = (
+    "dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized", "decoder_grad_weight",
+)
 RUN_DEFINING_OPTIONS = ("world_model", "preset", "reward_foresight", *JEDI_ONLY_OPTIONS, *PRESET_OVERRIDES)
 
 
@@ -145,6 +151,8 @@ def world_model_options(config: TrainConfig, preset: Preset, num_actions: int) -
             if value < 0:
                 raise UserError(f"--mean-predictor-channels must be at least 0, got {value}")
             value = (value,) if value else ()
+        if name == "decoder_grad_weight" and not value >= 0:
+            raise UserError(f"--decoder-grad-weight must be at least 0, got {value}")
         options[name] = value
     if options.get("reward_reads_standardized") and not options.get("latent_norm"):
         raise UserError("--reward-reads-standardized reads latents standardised by --latent-norm's statistics: add --latent-norm")

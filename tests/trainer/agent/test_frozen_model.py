@@ -13,7 +13,7 @@ import torch
 from cli_helpers import assert_main_error
 
 import trainer.agent.frozen_model as frozen_model
-from jedi_play.hub import save_model_folder
+from jedi_play.hub import load_model_folder, save_model_folder
 from tests.app_helpers import ASTERIX_ACTIONS, agent_for, tiny_world_model
 from trainer.agent.imagination import ImaginationConfig, actor_critic_loss
 from trainer.agent.frozen_model import RealRollouts
@@ -100,11 +100,17 @@ def _model_folder(tmp_path: Path, with_agent: bool = True) -> Path:
 
 def test_command_trains_and_writes_its_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "real.json"
-    argv = ["agent", "--model", str(_model_folder(tmp_path)), "--json", str(out)]
+    argv = ["agent", "--model", str(_model_folder(tmp_path)), "--json", str(out), "--to", str(tmp_path / "trained")]
     argv += ["--updates", "3", "--batch-size", "2"]
     assert main([*argv, "--episodes", "1", "--log-every", "2", "--threads", "1"]) == 0  # the folder's agent sizes
     assert "Asterix: 3 updates on 90 real steps" in capsys.readouterr().out
     result = json.loads(out.read_text())
+    source, trained = load_model_folder(tmp_path / "model"), load_model_folder(tmp_path / "trained")
+    assert source.agent is not None and trained.agent is not None
+    assert all(torch.equal(a, b) for a, b in zip(source.world_model.state_dict().values(), trained.world_model.state_dict().values()))
+    assert not all(torch.equal(a, b) for a, b in zip(source.agent.state_dict().values(), trained.agent.state_dict().values()))
+    assert trained.config["frozen_agent"]["evaluation"] == result["evaluation"]
+    assert f"{result['evaluation']['mean_score']:.1f} +-" in (tmp_path / "trained" / "README.md").read_text()
     assert [row["update"] for row in result["log"]] == [2, 3]
     assert result["steps"] == 3 * 2 * 15 and result["evaluation"]["episodes"] == 1
     assert all(row["games"] >= 0 for row in result["log"])
@@ -133,6 +139,7 @@ def test_command_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture
     assert_main_error(main, capsys, [*common, "--updates", "0"], "--updates", "at least 1")
     assert_main_error(main, capsys, [*common, "--rollouts", "dream"], "--data DIR", "--rollouts dream")
     assert_main_error(main, capsys, [*common, "--data", str(tmp_path)], "--data DIR", "--rollouts dream")
+    assert_main_error(main, capsys, [*common, "--to", str(tmp_path / "model")], "--to", "another folder")
     pong = tmp_path / "pong"
     collect_random(CollectConfig("Pong", 10, pong))
     capsys.readouterr()  # the collector's progress bar

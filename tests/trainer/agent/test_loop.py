@@ -57,6 +57,10 @@ def test_the_presets_jedi_options_apply_unless_the_command_line_says_otherwise()
     assert world_model_options(TrainConfig("Asterix", Path("run"), reward_reads_mean=True), preset, 9)["reward_reads_mean"] is True
     with pytest.raises(UserError, match="--reward-reads-mean reads the mean predictor's next latent"):
         world_model_options(TrainConfig("Asterix", Path("run"), reward_reads_mean=True, mean_predictor_channels=0), preset, 9)
+    assert world_model_options(TrainConfig("Asterix", Path("run"), decoder_grad_weight=30.0), preset, 9)["decoder_grad_weight"] == 30.0
+    for weight in (-1.0, float("nan")):
+        with pytest.raises(UserError, match="--decoder-grad-weight must be at least 0"):
+            world_model_options(TrainConfig("Asterix", Path("run"), decoder_grad_weight=weight), preset, 9)
 
 
 def test_a_run_resumes_only_with_its_own_jedi_options() -> None:

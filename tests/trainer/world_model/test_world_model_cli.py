@@ -142,3 +142,9 @@ def test_channel_counts_out_of_range(data_dir, tmp_path, option):
     result = run_script("jedi-train", "world-model", "--game", "Breakout", "--data", str(data_dir), "--out", str(tmp_path / "r"), "--updates", "1", *option)
     assert_one_line_error(result, "--mean-predictor-channels must be at least 0")
     assert not (tmp_path / "r").exists()
+
+
+def test_negative_decoder_grad_weight_is_refused(data_dir, tmp_path):
+    result = run_script("jedi-train", "world-model", "--game", "Breakout", "--data", str(data_dir), "--out", str(tmp_path / "r"), "--updates", "1", "--decoder-grad-weight", "-1")
+    assert_one_line_error(result, "--decoder-grad-weight must be at least 0")
+    assert not (tmp_path / "r").exists()
