@@ -60,7 +60,7 @@ class Preset:
 # rewards and ends are the reward/termination model's means, for their lower variance. The pixel decoder's
 # gradient reaches the encoder (the paper's ablation, weight 100): without it the latents drift to a fixed
 # pattern with a small spread, and after 1,000 updates the dream's one-step action effects hardly align with
-# the game's (0.05 on Boxing, 0.23 on Asterix); with it they align 0.56 on both (README, "Agents").
+# the game's (0.05 on Boxing, 0.29 on Asterix); with it they align 0.56 on both (README, "Agents").
 CPU = Preset(
     env_steps=20_000,
     initial_random_steps=5_000,
