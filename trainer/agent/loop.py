@@ -44,7 +44,7 @@ from trainer.data.sampler import SegmentSampler
 from trainer.data.store import EpisodeStore
 from trainer.distributed import Objective, any_rank, broadcast, check_replicas_identical, data_parallel, init_distributed, shutdown_distributed
 from trainer.signals import StopOnSignal
-from trainer.world_model.train import CHECKPOINT, check_reward_alignment, drop_metrics_after, segment_to_batch, world_model_update
+from trainer.world_model.train import CHECKPOINT, check_decoder_grad_weight, check_reward_alignment, drop_metrics_after, segment_to_batch, world_model_update
 
 WORLD_MODEL_WEIGHT_DECAY = 1e-2
 WARMUP_UPDATES = 100
@@ -151,8 +151,8 @@ def world_model_options(config: TrainConfig, preset: Preset, num_actions: int) -
             if value < 0:
                 raise UserError(f"--mean-predictor-channels must be at least 0, got {value}")
             value = (value,) if value else ()
-        if name == "decoder_grad_weight" and not value >= 0:
-            raise UserError(f"--decoder-grad-weight must be at least 0, got {value}")
+        if name == "decoder_grad_weight":
+            check_decoder_grad_weight(value)
         options[name] = value
     if options.get("reward_reads_standardized") and not options.get("latent_norm"):
         raise UserError("--reward-reads-standardized reads latents standardised by --latent-norm's statistics: add --latent-norm")

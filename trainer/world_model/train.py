@@ -109,10 +109,15 @@ def check_reward_alignment(reward_foresight: bool, dream_reward_weight: float, r
         raise UserError("--reward-reads-mean reads the mean predictor's next latent: add --mean-predictor-channels C")
 
 
+def check_decoder_grad_weight(weight: float) -> None:
+    """``UserError`` for a negative (or NaN) ``--decoder-grad-weight``."""
+    if not weight >= 0:
+        raise UserError(f"--decoder-grad-weight must be at least 0, got {weight}")
+
+
 def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
     model_cfg: dict = {"num_actions": num_actions, "reward_foresight": config.reward_foresight}
-    if not config.decoder_grad_weight >= 0:
-        raise UserError(f"--decoder-grad-weight must be at least 0, got {config.decoder_grad_weight}")
+    check_decoder_grad_weight(config.decoder_grad_weight)
     if config.mean_predictor_channels < 0 or (config.denoiser_channels is not None and config.denoiser_channels < 1):
         raise UserError("--mean-predictor-channels must be at least 0 and --denoiser-channels at least 1")
     if config.world_model != "jedi" and (config.reward_reads_mean or config.reward_reads_standardized):
