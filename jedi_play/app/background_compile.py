@@ -3,7 +3,8 @@
 ``BackgroundCompiler`` compiles a deep copy of the world model (``compile_for_inference``: the dream's
 per-frame networks, with inductor freezing) on a daemon thread, one dream batch size at a time, on a real
 context at that batch size. The eager model in use is never touched: the copy is made on the main thread,
-between frames. ``poll``, called between frames on the main thread, starts the next compile and hands
+between frames, and so are inductor's traces that patch every thread's modules (``process_wide_traces``):
+the compile thread waits for the main thread to run them. ``poll``, called between frames on the main thread, starts the next compile and hands
 each finished copy over once, for the engine to swap into its dreams of that batch size (the copy has the
 same weights and shapes, so a dream's state tensors stay valid). A failure (no C++ compiler, any
 exception) is handed over once as one line, and nothing more is compiled: play stays eager.
@@ -17,13 +18,14 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 import torch
 
 from jedi_play.app.panes import Context
-from jedi_play.models.compiled import compile_for_inference
+from jedi_play.models.compiled import compile_for_inference, process_wide_traces
 from jedi_play.models.world_model import WorldModel
 
 CompileSetting = Literal["auto", "on", "off"]
@@ -103,6 +105,8 @@ class BackgroundCompiler:
         self._batch_size = 0  # of the compile in progress
         self._result: CompileEvent | None = None
         self._lock = threading.Lock()
+        self._traces: list[Callable[[], object]] = []  # handed by the thread, for the main thread to run
+        self._traced = threading.Event()  # set once the main thread ran them
 
     @property
     def busy(self) -> bool:
@@ -126,6 +130,7 @@ class BackgroundCompiler:
         """Between frames, on the main thread: the compiles that ended since the last call, each once; then
         the next compile wanted starts when none runs."""
         events: list[CompileEvent] = []
+        self._run_traces()
         with self._lock:
             result, self._result = self._result, None
         if result is not None:
@@ -152,10 +157,27 @@ class BackgroundCompiler:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the compile in progress ends (tests); False on timeout."""
         thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        while thread is not None and thread.is_alive():
+            self._run_traces()  # what poll would do meanwhile
+            if deadline is not None and time.perf_counter() >= deadline:
+                return False
+            thread.join(0.05)
         return True
+
+    def _run_traces(self) -> None:
+        """On the main thread, between frames: run the process-wide traces the compile thread handed over."""
+        with self._lock:
+            traces, self._traces = self._traces, []
+        if not traces:
+            return
+        try:
+            for trace in traces:
+                trace()
+        except Exception:  # the compile will trace for itself: no worse than not running them here
+            pass
+        finally:
+            self._traced.set()
 
     def _start(self, batch_size: int, context: Context) -> None:
         """Copy the model and start compiling the copy on a daemon thread (quitting does not wait for it)."""
@@ -174,6 +196,12 @@ class BackgroundCompiler:
         start = time.perf_counter()
         result: CompileEvent
         try:
+            if not self._traced.is_set():
+                traces = process_wide_traces()  # the slow import, here; the traces on the main thread
+                if traces:
+                    with self._lock:
+                        self._traces = traces
+                    self._traced.wait()
             compile_for_inference(model, frames, actions)
             result = Compiled(frames.shape[0], model, time.perf_counter() - start)
         except Exception as e:  # torch.compile fails in many ways (no compiler, platform, a bug): play stays eager

@@ -10,6 +10,8 @@ being trained.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from jedi_play.dream.dream_env import DreamEnv
@@ -17,6 +19,23 @@ from jedi_play.models.world_model import WorldModel
 
 # the networks called for every dreamed frame, by attribute path on the world model
 PER_FRAME_NETWORKS = ("denoiser.inner", "decoder")
+
+
+def process_wide_traces() -> list[Callable[[], object]]:
+    """Inductor's one-off ``torch.fx.symbolic_trace`` calls, imported here (slow), for the caller to run once
+    where no module is being called.
+
+    Such a trace patches ``torch.nn.Module.__call__`` for every thread while it runs: a module called on
+    another thread meanwhile raises ``NameError: module is not installed as a submodule``. Inductor caches
+    the result for the process, so once it has run on the thread that plays, compiling on another thread no
+    longer traces that way. Empty where this torch has no such trace.
+    """
+    try:
+        from torch._inductor.loop_body import InterpreterShim
+    except ImportError:
+        return []
+    dummy_graph = getattr(InterpreterShim, "_dummy_gm", None)  # symbolic_trace(identity), functools.cache'd
+    return [dummy_graph] if callable(dummy_graph) else []
 
 
 def compile_for_inference(model: WorldModel, example_frames: torch.Tensor, example_actions: torch.Tensor, warmup_steps: int = 3) -> None:

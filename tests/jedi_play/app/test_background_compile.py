@@ -6,6 +6,7 @@ One test really compiles the tiny model (tens of seconds); the others replace ``
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -21,6 +22,7 @@ from jedi_play.app.session import Session
 from jedi_play.app.window import Window, close_display
 from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.hub import LoadedModel
+from jedi_play.models.compiled import process_wide_traces
 
 COMPILE_DEADLINE_S = 300  # the real compile takes 15 to 60 s on a busy 2-core machine
 
@@ -174,6 +176,43 @@ def test_really_compiles_in_the_background_while_the_window_plays(loaded: Loaded
         torch.testing.assert_close(compiled_states, eager_states, atol=1e-4, rtol=1e-4)
         for eager_pixels, compiled_pixels in ((eager_first, compiled_first), (eager_frame, compiled_frame)):
             assert np.abs(compiled_pixels.astype(int) - eager_pixels.astype(int)).max() <= 1  # rounding to uint8
+    finally:
+        session.close()
+
+
+@pytest.mark.skipif(background_compile.cxx_compiler() is None, reason="torch.compile needs a C++ compiler")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:torch.jit")
+def test_process_wide_traces_run_on_the_main_thread(loaded: LoadedModel, monkeypatch) -> None:
+    """A plain ``torch.fx`` trace patches every thread's modules while it runs (a module called meanwhile raises
+    NameError): inductor's, made on the compile thread, would break the eager dream now and then. The
+    compiler has the main thread run it between frames; the dream, stepped without pause, goes on."""
+    for trace in process_wide_traces():
+        trace.cache_clear()  # as in a fresh process: inductor has not traced yet
+    plain_traces: list[bool] = []  # for each plain fx trace: was it on the main thread?
+    trace_on = torch.fx.Tracer.trace
+
+    def recording_trace(self, *args, **kwargs):
+        if type(self) is torch.fx.Tracer:  # make_fx's tracers leave other threads' modules alone
+            plain_traces.append(threading.current_thread() is threading.main_thread())
+        return trace_on(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.fx.Tracer, "trace", recording_trace)
+    compiler = BackgroundCompiler(loaded.world_model)
+    session = Session(loaded, seed=0)
+    try:
+        context = session.engine.real.context()
+        dream = DreamEnv(loaded.world_model, 1)
+        dream.reset(context.frames[None], context.actions[None])
+        compiler.want(1, context)
+        events, steps, deadline = compiler.poll(), 0, time.perf_counter() + COMPILE_DEADLINE_S
+        while not events and time.perf_counter() < deadline:
+            dream.step([steps % 3])  # never idle
+            steps += 1
+            events = compiler.poll()
+        (event,) = events
+        assert isinstance(event, Compiled), event
+        assert plain_traces and all(plain_traces), plain_traces
+        assert steps >= 10  # the dream went on while compiling
     finally:
         session.close()
 
