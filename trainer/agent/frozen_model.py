@@ -30,6 +30,7 @@ from jedi_play.data.store import EpisodeStore
 from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.env.atari import AtariEnv, make_train_env
 from jedi_play.hub.model_folder import load_model_folder, save_model_folder
+from jedi_play.hub.weight_codec import WeightsDType
 from jedi_play.models.actor_critic import ActorCritic, LSTMState
 from jedi_play.models.world_model import WorldModel
 from trainer.agent.evaluate import evaluate_agent
@@ -77,6 +78,10 @@ class FrozenAgentConfig:
         default=None,
         metadata={"help": "also write a model folder: the frozen world model with the trained agent (for jedi-play, jedi-eval)", "metavar": "DIR"},
     )
+    weights: WeightsDType | None = field(
+        default=None,
+        metadata={"help": "weight storage of the --to folder: float32, float16 or int8 (default: the model folder's)"},
+    )
 
     def __post_init__(self) -> None:
         for name in ("updates", "batch_size", "log_every"):
@@ -90,6 +95,8 @@ class FrozenAgentConfig:
             raise UserError("--data DIR gives the dreams their contexts: it goes with --rollouts dream, and only there")
         if self.to is not None and self.to.resolve() == self.model.resolve():
             raise UserError(f"--to {self.to} is the model folder the agent trains against: name another folder")
+        if self.weights is not None and self.to is None:
+            raise UserError("--weights sets how the --to folder stores its weights: it goes with --to DIR")
 
 
 class Rollouts(Protocol):
@@ -236,15 +243,19 @@ def train_frozen_agent(config: FrozenAgentConfig, progress: bool = True) -> dict
         result["evaluation"] = evaluation.to_dict()
     _write(config.json, result)
     if config.to is not None:
+        source_dtype = loaded.config.get("weights_dtype", "float32")
+        weights = config.weights or source_dtype
         save_model_folder(
-            config.to, world_model, loaded.kind, loaded.game, loaded.action_meanings, agent_card(config, result),
-            {"frozen_agent": result}, agent=agent.eval(), weights_dtype=loaded.config.get("weights_dtype", "float32"),
+            config.to, world_model, loaded.kind, loaded.game, loaded.action_meanings,
+            agent_card(config, result, weights if weights != source_dtype else None), {"frozen_agent": result},
+            agent=agent.eval(), weights_dtype=weights,
         )
     return result
 
 
-def agent_card(config: FrozenAgentConfig, result: dict) -> str:
-    """The model card of a folder written by ``--to``: where the world model and the agent come from, and the score."""
+def agent_card(config: FrozenAgentConfig, result: dict, restored_as: WeightsDType | None = None) -> str:
+    """The model card of a folder written by ``--to``: where the world model and the agent come from, and the score
+    (``restored_as``: the folder stores its weights in another dtype than the ones that were scored)."""
     evaluation = result.get("evaluation")
     score = (
         f"{evaluation['mean_score']:.1f} +- {evaluation['ci95']:.1f} (95% CI) over {evaluation['episodes']} evaluation episodes, HNS {evaluation['hns']:.3f}"
@@ -257,6 +268,12 @@ def agent_card(config: FrozenAgentConfig, result: dict) -> str:
         f"- Agent: a fresh actor-critic, {config.updates} updates of {config.batch_size} {config.rollouts} games "
         f"(lr {config.lr}, entropy weight {config.entropy_weight}), `jedi-train agent`, {result['train_seconds']} s.\n"
         f"- Score: {score}.\n"
+        + (
+            f"- Weights: {restored_as}; the score is the weights' before they were stored so (`jedi-eval --model` "
+            "this folder scores it as it is).\n"
+            if restored_as
+            else ""
+        )
     )
 
 

@@ -121,6 +121,11 @@ def test_command_trains_and_writes_its_result(tmp_path: Path, capsys: pytest.Cap
     assert main([*argv, "--batch-size", "1", "--episodes", "0", "--threads", "1"]) == 0  # a whole run's agent sizes
     result = json.loads(out.read_text())
     assert result["steps"] == 15 and "evaluation" not in result
+    small = tmp_path / "trained_int8"  # --weights: another storage than the model folder's
+    argv = ["agent", "--model", str(tmp_path / "model"), "--json", str(out), "--to", str(small), "--weights", "int8"]
+    assert main([*argv, "--updates", "1", "--batch-size", "1", "--episodes", "0", "--threads", "1"]) == 0
+    assert load_model_folder(small).config["weights_dtype"] == "int8" and "- Weights: int8;" in (small / "README.md").read_text()
+    assert (small / "world_model.safetensors").stat().st_size < (tmp_path / "trained" / "world_model.safetensors").stat().st_size / 3
 
 
 def test_command_trains_in_the_dream(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -140,6 +145,7 @@ def test_command_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture
     assert_main_error(main, capsys, [*common, "--rollouts", "dream"], "--data DIR", "--rollouts dream")
     assert_main_error(main, capsys, [*common, "--data", str(tmp_path)], "--data DIR", "--rollouts dream")
     assert_main_error(main, capsys, [*common, "--to", str(tmp_path / "model")], "--to", "another folder")
+    assert_main_error(main, capsys, [*common, "--weights", "int8"], "--weights", "--to DIR")
     pong = tmp_path / "pong"
     collect_random(CollectConfig("Pong", 10, pong))
     capsys.readouterr()  # the collector's progress bar
