@@ -3,11 +3,12 @@
 ``BackgroundCompiler`` compiles a deep copy of the world model (``compile_for_inference``: the dream's
 per-frame networks, with inductor freezing) on a daemon thread, one dream batch size at a time, on a real
 context at that batch size. The eager model in use is never touched: the copy is made on the main thread,
-between frames, and so are inductor's traces that patch every thread's modules (``process_wide_traces``):
-the compile thread waits for the main thread to run them. ``poll``, called between frames on the main thread, starts the next compile and hands
-each finished copy over once, for the engine to swap into its dreams of that batch size (the copy has the
-same weights and shapes, so a dream's state tensors stay valid). A failure (no C++ compiler, any
-exception) is handed over once as one line, and nothing more is compiled: play stays eager.
+between frames, and so are inductor's traces that patch every thread's modules (``process_wide_traces``;
+the compile thread waits for the main thread to run them). ``poll``, called between frames on the main
+thread, starts the next compile and hands each finished copy over once, for the engine to swap into its
+dreams of that batch size (the copy has the same weights and shapes, so a dream's state tensors stay
+valid). A failure (no C++ compiler, any exception) is handed over once as one line, and nothing more is
+compiled: play stays eager.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np

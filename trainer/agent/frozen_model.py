@@ -253,9 +253,9 @@ def train_frozen_agent(config: FrozenAgentConfig, progress: bool = True) -> dict
     return result
 
 
-def agent_card(config: FrozenAgentConfig, result: dict, restored_as: WeightsDType | None = None) -> str:
+def agent_card(config: FrozenAgentConfig, result: dict, stored_as: WeightsDType | None = None) -> str:
     """The model card of a folder written by ``--to``: where the world model and the agent come from, and the score
-    (``restored_as``: the folder stores its weights in another dtype than the ones that were scored)."""
+    (``stored_as``: the folder stores its weights in another dtype than the ones that were scored)."""
     evaluation = result.get("evaluation")
     score = (
         f"{evaluation['mean_score']:.1f} +- {evaluation['ci95']:.1f} (95% CI) over {evaluation['episodes']} evaluation episodes, HNS {evaluation['hns']:.3f}"
@@ -269,9 +269,9 @@ def agent_card(config: FrozenAgentConfig, result: dict, restored_as: WeightsDTyp
         f"(lr {config.lr}, entropy weight {config.entropy_weight}), `jedi-train agent`, {result['train_seconds']} s.\n"
         f"- Score: {score}.\n"
         + (
-            f"- Weights: {restored_as}; the score is the weights' before they were stored so (`jedi-eval --model` "
+            f"- Weights: {stored_as}; the score is the weights' before they were stored so (`jedi-eval --model` "
             "this folder scores it as it is).\n"
-            if restored_as
+            if stored_as
             else ""
         )
     )
