@@ -186,7 +186,8 @@ def test_process_wide_traces_run_on_the_main_thread(loaded: LoadedModel, monkeyp
     """A plain ``torch.fx`` trace patches every thread's modules while it runs (a module called meanwhile raises
     NameError): inductor's, made on the compile thread, would break the eager dream now and then. The
     compiler has the main thread run it between frames; the dream, stepped without pause, goes on."""
-    for trace in process_wide_traces():
+    known = process_wide_traces()
+    for trace in known:
         trace.cache_clear()  # as in a fresh process: inductor has not traced yet
     plain_traces: list[bool] = []  # for each plain fx trace: was it on the main thread?
     trace_on = torch.fx.Tracer.trace
@@ -211,7 +212,7 @@ def test_process_wide_traces_run_on_the_main_thread(loaded: LoadedModel, monkeyp
             events = compiler.poll()
         (event,) = events
         assert isinstance(event, Compiled), event
-        assert plain_traces and all(plain_traces), plain_traces
+        assert all(plain_traces) and (plain_traces or not known), plain_traces
         assert steps >= 10  # the dream went on while compiling
     finally:
         session.close()
