@@ -262,19 +262,19 @@ def agent_card(config: FrozenAgentConfig, result: dict, stored_as: WeightsDType 
         if evaluation
         else "not evaluated (--episodes 0)"
     )
-    return (
+    card = (
         f"# {result['game']}: a frozen world model and an agent trained against it\n\n"
         f"- World model: `{config.model}`, unchanged.\n"
         f"- Agent: a fresh actor-critic, {config.updates} updates of {config.batch_size} {config.rollouts} games "
         f"(lr {config.lr}, entropy weight {config.entropy_weight}), `jedi-train agent`, {result['train_seconds']} s.\n"
         f"- Score: {score}.\n"
-        + (
+    )
+    if stored_as:
+        card += (
             f"- Weights: {stored_as}; the score is the weights' before they were stored so (`jedi-eval --model` "
             "this folder scores it as it is).\n"
-            if stored_as
-            else ""
         )
-    )
+    return card
 
 
 def _write(path: Path, result: dict) -> None:
