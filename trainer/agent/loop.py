@@ -2,13 +2,15 @@
 
 A run folder holds ``replay/`` (every finished real episode, written atomically as it ends),
 ``checkpoint.safetensors`` (world model, agent, both optimizers, the loop's counters), ``run.json``,
-``metrics.jsonl`` (one row per epoch) and TensorBoard event files in ``tb/``. The run first collects
-``initial_random_steps`` with the random policy, then repeats epochs of: real collection by the agent
-(epsilon 0.01), world-model updates, actor-critic updates in imagination, and now and then an
-evaluation in the real game. A run killed at any moment resumes from its last checkpoint with the
-replay on disk: no finished episode is lost and the budget of real steps is the same. Only the steps of
-the episode that was being played when it died are played again. Under ``torchrun`` the updates run
-data-parallel (``trainer.distributed``): rank 0 plays, writes and evaluates; all ranks update.
+``metrics.jsonl`` (one row per epoch; rows of epoch 0 are the world model's updates before the agent's)
+and TensorBoard event files in ``tb/``. The run first collects ``initial_random_steps`` with the random
+policy, trains the world model alone on them where the preset says so (``initial_world_model_updates``,
+not in DIAMOND), then repeats epochs of: real collection by the agent (epsilon 0.01), world-model
+updates, actor-critic updates in imagination, and now and then an evaluation in the real game. A run
+killed at any moment resumes from its last checkpoint with the replay on disk: no finished episode is
+lost and the budget of real steps is the same. Only the steps of the episode that was being played when
+it died are played again. Under ``torchrun`` the updates run data-parallel (``trainer.distributed``):
+rank 0 plays, writes and evaluates; all ranks update.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ WARMUP_UPDATES = 100
 WORLD_MODEL_GRAD_CLIP = 1.0
 AGENT_GRAD_CLIP = 100.0
 COLLECT_EPSILON = 0.01
+PRETRAIN_BLOCK_UPDATES = 50  # world-model updates between log rows (and possible checkpoints) before the first epoch
 
 
 @dataclass
@@ -60,7 +63,7 @@ class TrainConfig:
     game: str = field(metadata={"help": "Atari 100k game, e.g. Asterix"})
     out: Path = field(metadata={"help": "run folder (checkpoints, metrics, replay)", "metavar": "RUN_DIR"})
     world_model: Literal["jedi", "diamond"] = field(default="jedi", metadata={"help": "world model"})
-    preset: Literal["atari100k", "cpu", "cpu100k", "smoke"] = field(default="cpu", metadata={"help": "training budget"})
+    preset: Literal["atari100k", "cpu", "cpu-v1", "cpu100k", "smoke"] = field(default="cpu", metadata={"help": "training budget"})
     resume: bool = field(default=False, metadata={"help": "continue the run in RUN_DIR from its last checkpoint"})
     seed: int = field(default=0, metadata={"help": "random seed"})
     device: Literal["auto", "cpu", "cuda", "mps"] = field(default="auto", metadata={"help": "torch device"})
@@ -81,8 +84,8 @@ class TrainConfig:
         default=None,
         metadata={"help": "JEDI, not in the paper: channels of a regressed next-latent mean the denoiser diffuses around, 0 = none (default: the preset's)", "metavar": "C"},
     )
-    reward_reads_mean: bool = field(
-        default=False, metadata={"help": "JEDI, not in the paper: read each step's reward and end from the mean predictor's next latent"}
+    reward_reads_mean: bool | None = field(
+        default=None, metadata={"help": "JEDI, not in the paper: read each step's reward and end from the mean predictor's next latent (default: the preset's)"}
     )
     reward_reads_standardized: bool | None = field(
         default=None,
@@ -386,6 +389,34 @@ class AgentTraining:
         self.world_model.eval()
         return rows
 
+    def _pretrain_world_model(self, stop: StopOnSignal, metrics_file, writer, bar: tqdm) -> bool:
+        """The preset's ``initial_world_model_updates`` on the random steps, before the first epoch, in blocks
+        that are logged (epoch 0) and checkpointed like epochs; returns whether a signal stopped them."""
+        p, c = self.preset, self.counters
+        stopping = False
+        while c.epoch == 0 and c.world_model_updates < p.initial_world_model_updates and not stopping:
+            n = min(PRETRAIN_BLOCK_UPDATES, p.initial_world_model_updates - c.world_model_updates)
+            self.world_model.train()
+            desc = f"world model before the agent ({c.world_model_updates}/{p.initial_world_model_updates})"
+            rows = self._run_updates(n, desc, self.wm_sampler, self._world_model_update, stop)
+            self.world_model.eval()
+            if not rows and not stop.requested:
+                break  # no stored transition to learn from
+            stopping = any_rank(stop.requested, self.dist, self.device)
+            if self.main and rows:
+                row = {"epoch": 0, **mean_metrics(rows, "wm_"), "world_model_updates": c.world_model_updates, "agent_updates": 0, "time": self._seconds()}
+                self._log(row, metrics_file, writer, bar)
+            self._checkpoint_if_due(stopping)
+        sync_input_statistics(self.agent, self.world_model)
+        return stopping
+
+    def _checkpoint_if_due(self, stopping: bool) -> None:
+        """Checkpoint when stopping or when the preset's checkpoint interval has passed (all ranks agree)."""
+        due = self.main and time.monotonic() - self._last_checkpoint >= self.preset.checkpoint_minutes * 60
+        if stopping or any_rank(due, self.dist, self.device):
+            self._checkpoint()
+            self._last_checkpoint = time.monotonic()
+
     def _train_agent(self, stop: StopOnSignal) -> list[dict[str, float]]:
         self.agent.train()
         rows = self._run_updates(self.preset.agent_updates, "actor-critic", self.context_sampler, self._agent_update, stop)
@@ -427,10 +458,10 @@ class AgentTraining:
                 print(f"{self.run_dir} has finished its {p.env_steps} steps; nothing to do")
             return {}
         metrics_path = self.run_dir / "metrics.jsonl"
-        if self.config.resume and self.main:
-            drop_metrics_after(metrics_path, c.epoch, key="epoch")
+        if self.config.resume and self.main:  # every row counts the world model's updates: epochs and the blocks before them
+            drop_metrics_after(metrics_path, c.world_model_updates, key="world_model_updates")
         self._offset, self._start = c.seconds, time.monotonic()
-        last_ckpt = time.monotonic()
+        self._last_checkpoint = time.monotonic()
         row: dict[str, float] = {}
         main = self.main
         writer = tensorboard_writer(self.run_dir / "tb", purge_step=self.env_steps if self.config.resume else None) if main else contextlib.nullcontext()
@@ -440,9 +471,11 @@ class AgentTraining:
             if main and self.env_steps < p.initial_random_steps:
                 before = self.env_steps
                 self.collector.run(p.initial_random_steps - before, RandomPolicy(len(self.env.action_meanings), self.config.seed + len(self.store)), progress=self.progress, desc="random policy")
+                if p.initial_world_model_updates:
+                    self.collector.flush()  # the world model's first updates see every random step
                 epochs.update(self.env_steps - before)
             self._share_episodes()
-            stopping = False
+            stopping = self._pretrain_world_model(stop, metrics_file, writer, epochs)
             while self.env_steps < p.env_steps and not stopping:
                 row = self._epoch(stop, epochs)
                 stopping = any_rank(stop.requested, self.dist, self.device)
@@ -451,10 +484,7 @@ class AgentTraining:
                         row.update(self._evaluate(p.eval_episodes, p.eval_max_steps))
                     row.update({"world_model_updates": c.world_model_updates, "agent_updates": c.agent_updates, "time": self._seconds()})
                     self._log(row, metrics_file, writer, epochs)
-                due = main and time.monotonic() - last_ckpt >= p.checkpoint_minutes * 60
-                if stopping or any_rank(due, self.dist, self.device):
-                    self._checkpoint()
-                    last_ckpt = time.monotonic()
+                self._checkpoint_if_due(stopping)
             if not stopping:
                 if main:
                     self.collector.flush()  # the episode being played when the budget ran out

@@ -21,17 +21,18 @@ from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.models.compiled import compile_for_inference
 from jedi_play.models.factory import build_world_model
 from jedi_play.models.world_model import Batch, WorldModel
-from trainer.agent.presets import CPU
+from trainer.agent.presets import CPU, CPU_V1
 
 NUM_ACTIONS = 18
 
 # The world models jedi-bench times, by name: (kind, config fields). The papers' two at their sizes, and the
-# ``cpu`` preset's JEDI world model (mean predictor, 96-channel denoiser), plain and with ``--reward-reads-mean``.
+# CPU presets' JEDI world model (mean predictor, 96-channel denoiser): ``cpu-v1``'s, whose reward model reads
+# the next latent, and ``cpu``'s, whose reward model reads the mean predictor's (``--reward-reads-mean``).
 BENCH_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "jedi": ("jedi", {}),
     "diamond": ("diamond", {}),
-    "jedi_cpu": ("jedi", dict(CPU.jedi_options)),
-    "jedi_cpu_reads_mean": ("jedi", {**dict(CPU.jedi_options), "reward_reads_mean": True}),
+    "jedi_cpu": ("jedi", dict(CPU_V1.jedi_options)),
+    "jedi_cpu_reads_mean": ("jedi", dict(CPU.jedi_options)),
 }
 
 

@@ -47,7 +47,7 @@ def test_a_run_resumes_only_with_its_own_overrides() -> None:
 def test_the_presets_jedi_options_apply_unless_the_command_line_says_otherwise() -> None:
     preset = Preset(300, 100, 100, 2, 2, 4, 2, jedi_options=(("latent_norm", True), ("mean_predictor_channels", (96,))))
     jedi = TrainConfig("Asterix", Path("run"))
-    assert world_model_options(jedi, preset, 9) == {"num_actions": 9, "latent_norm": True, "mean_predictor_channels": (96,), "dream_reward_weight": 0.0, "reward_reads_mean": False}
+    assert world_model_options(jedi, preset, 9) == {"num_actions": 9, "latent_norm": True, "mean_predictor_channels": (96,), "dream_reward_weight": 0.0}
     changed = TrainConfig("Asterix", Path("run"), latent_norm=False, mean_predictor_channels=0, predict_delta=True)
     options = world_model_options(changed, preset, 9)
     assert (options["latent_norm"], options["mean_predictor_channels"], options["predict_delta"]) == (False, (), True)
@@ -78,7 +78,7 @@ def test_the_agent_waits_its_delay_epochs(tmp_path: Path, monkeypatch: pytest.Mo
 
     from trainer.agent import loop
 
-    monkeypatch.setitem(loop.PRESETS, "smoke", replace(PRESETS["smoke"], agent_delay_epochs=1, eval_every=100))
+    monkeypatch.setitem(loop.PRESETS, "smoke", replace(PRESETS["smoke"], agent_delay_epochs=1, eval_every=100, initial_world_model_updates=0))
     row, finished = loop.train_agent(TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1), progress=False)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert finished and [r["epoch"] for r in rows] == [1, 2]
@@ -87,7 +87,44 @@ def test_the_agent_waits_its_delay_epochs(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_a_runs_agent_updates_leave_out_the_delay() -> None:
-    cpu, smoke = PRESETS["cpu"], PRESETS["smoke"]
-    assert cpu.epochs == 150 and cpu.total_agent_updates == cpu.agent_updates * (150 - cpu.agent_delay_epochs)
+    cpu, cpu_v1, smoke = PRESETS["cpu"], PRESETS["cpu-v1"], PRESETS["smoke"]
+    assert cpu.epochs == 50 and cpu.total_agent_updates == 700  # the bundled Asterix agent's 700 updates
+    assert cpu_v1.epochs == 150 and cpu_v1.total_agent_updates == cpu_v1.agent_updates * (150 - cpu_v1.agent_delay_epochs)
     assert smoke.epochs == 2 and smoke.total_agent_updates == 2 * smoke.agent_updates
     assert Preset(250, 100, 100, 2, 3, 4, 2, agent_delay_epochs=5).total_agent_updates == 0  # 2 epochs, both waited out
+
+
+def test_the_world_models_first_updates_resume_where_a_signal_stopped_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SIGTERM during the updates before the first epoch: the checkpoint keeps the updates done, the resumed
+    run does only the rest, and the metrics hold each block once."""
+    import json
+    import os
+    import signal
+    from dataclasses import replace
+
+    from trainer.agent import loop
+
+    monkeypatch.setitem(loop.PRESETS, "smoke", replace(PRESETS["smoke"], initial_world_model_updates=5, eval_every=100))
+    monkeypatch.setattr(loop, "PRETRAIN_BLOCK_UPDATES", 2)
+    real_update = loop.AgentTraining._world_model_update
+
+    def update_then_stop(self: loop.AgentTraining) -> dict[str, float]:
+        metrics = real_update(self)
+        if self.counters.world_model_updates == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # inside the second block
+        return metrics
+
+    monkeypatch.setattr(loop.AgentTraining, "_world_model_update", update_then_stop)
+    config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1)
+    _, finished = loop.train_agent(config, progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert not finished and [(r["epoch"], r["world_model_updates"]) for r in rows] == [(0, 2), (0, 3)]
+
+    monkeypatch.setattr(loop.AgentTraining, "_world_model_update", real_update)
+    _, finished = loop.train_agent(replace(config, resume=True), progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    smoke = PRESETS["smoke"]
+    assert finished and [(r["epoch"], r["world_model_updates"]) for r in rows] == [
+        (0, 2), (0, 3), (0, 5), *((e, 5 + e * smoke.world_model_updates) for e in range(1, smoke.epochs + 1))
+    ]
+    assert all(r["agent_updates"] == 0 for r in rows[:3])

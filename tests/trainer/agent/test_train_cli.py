@@ -37,11 +37,12 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
     store = EpisodeStore.open(run_dir / "replay")
     assert store.num_steps() == SMOKE.env_steps  # every real step is on disk, the last episode cut at the budget
     expected_epochs = (SMOKE.env_steps - SMOKE.initial_random_steps) // SMOKE.steps_per_epoch
-    assert _epochs(run_dir) == list(range(1, expected_epochs + 1))
+    assert _epochs(run_dir) == [0, *range(1, expected_epochs + 1)]  # epoch 0: the world model's updates before the agent's
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert rows[-1]["world_model_updates"] == expected_epochs * SMOKE.world_model_updates
+    assert rows[0]["world_model_updates"] == SMOKE.initial_world_model_updates > 0 and rows[0]["agent_updates"] == 0
+    assert rows[-1]["world_model_updates"] == SMOKE.initial_world_model_updates + expected_epochs * SMOKE.world_model_updates
     assert rows[-1]["agent_updates"] == expected_epochs * SMOKE.agent_updates
-    assert all(np.isfinite(r["wm_loss"]) and np.isfinite(r["ac_loss"]) for r in rows)
+    assert all(np.isfinite(r["wm_loss"]) and np.isfinite(r["ac_loss"]) for r in rows[1:]) and np.isfinite(rows[0]["wm_loss"])
     assert list((run_dir / "tb").glob("events.out.tfevents.*")), "no TensorBoard event file"
 
     exported = run_script("jedi-train", "export", str(run_dir), "--to", str(folder))
@@ -91,11 +92,11 @@ def test_killed_run_resumes_without_losing_episodes(tmp_path: Path) -> None:
         time.sleep(0.2)
     if proc.poll() is not None:
         pytest.fail("the smoke run finished before its first checkpoint: nothing to kill part-way")
-    proc.send_signal(signal.SIGKILL)  # part-way through the second epoch
+    proc.send_signal(signal.SIGKILL)  # part-way through the run, after its first checkpoint
     proc.wait()
     replay = run_dir / "replay"
     before = {p.name: p.read_bytes() for p in replay.glob("episode_*.npz")}
-    assert before, "the first epoch stored no episode"
+    assert before, "the run stored no episode before its first checkpoint"
 
     resumed = _train(run_dir, "--resume")
     assert resumed.returncode == 0, resumed.stderr
@@ -103,7 +104,7 @@ def test_killed_run_resumes_without_losing_episodes(tmp_path: Path) -> None:
     assert all(after.get(name) == data for name, data in before.items()), "an episode stored before the kill changed or vanished"
     assert EpisodeStore.open(replay).num_steps() == SMOKE.env_steps
     epochs = _epochs(run_dir)
-    assert epochs == sorted(set(epochs)) and epochs[-1] >= 1  # no epoch logged twice after the resume
+    assert epochs == [0, *range(1, SMOKE.epochs + 1)]  # no epoch logged twice after the resume
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path: Path) -> None:
