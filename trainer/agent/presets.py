@@ -95,26 +95,16 @@ CPU_V1 = Preset(
 # with a 96-channel denoiser; the pixel decoder's gradient reaches the encoder (the paper's ablation, weight
 # 100). On Asterix its policy fell to one action within 150 updates, as the frozen-dream agent's did, but to
 # RIGHT rather than UPRIGHT: 50.0 over 100 episodes (README, "Agents").
-CPU = Preset(
+CPU = replace(
+    CPU_V1,
     env_steps=25_000,
     initial_random_steps=20_000,
-    steps_per_epoch=100,
+    initial_world_model_updates=1_000,
     world_model_updates=10,
     agent_updates=14,
-    batch_size=32,
-    agent_batch_size=16,
-    world_model_lr=3e-4,
-    agent_lr=1e-3,
-    initial_world_model_updates=1_000,
+    agent_delay_epochs=0,
     entropy_weight=0.01,
-    imagined_outcomes="expected",
-    eval_every=25,
-    eval_episodes=2,
-    checkpoint_minutes=5.0,
-    jedi_options=(
-        ("latent_norm", True), ("predict_delta", True), ("mean_predictor_channels", (96,)), ("denoiser_channels", (96,)),
-        ("decoder_grad_weight", 100.0), ("reward_reads_mean", True), ("reward_reads_standardized", True),
-    ),
+    jedi_options=(*CPU_V1.jedi_options, ("reward_reads_mean", True), ("reward_reads_standardized", True)),
 )
 
 PRESETS: dict[str, Preset] = {
