@@ -50,9 +50,9 @@ class Preset:
         return self.agent_updates * max(0, self.epochs - self.agent_delay_epochs)
 
 
-# The `cpu` preset until 2026-12-03 (the runs the README reports under `cpu` before then): a fifth of the data, 1/17 of the world-model updates
-# and 1/50 of the agent's, smaller imagined batches; world-model lr 3e-4 (as in the world-model fidelity runs)
-# to make up a little. At these few thousand updates the paper's denoiser hardly learns what the action
+# The `cpu` preset until 2026-12-03 (the runs the README reports under `cpu` before then): a fifth of the
+# data, 1/17 of the world-model updates and 1/50 of the agent's, smaller imagined batches; world-model lr
+# 3e-4 (as in the world-model fidelity runs) to make up a little. At these few thousand updates the paper's denoiser hardly learns what the action
 # does, so the world model regresses the next latent's mean (a 96-channel mean predictor) and diffuses the
 # residual, on normalised latent changes, with a 96-channel denoiser that makes an imagined step about 1.6
 # times cheaper than the paper's 160 (README, "Agents"). The agent waits 20 epochs (480 world-model updates)
