@@ -394,14 +394,13 @@ class AgentTraining:
         that are logged (epoch 0) and checkpointed like epochs; returns whether a signal stopped them."""
         p, c = self.preset, self.counters
         stopping = False
-        while c.epoch == 0 and c.world_model_updates < p.initial_world_model_updates and not stopping:
+        has_data = self.wm_sampler.num_transitions > 0
+        while has_data and c.epoch == 0 and c.world_model_updates < p.initial_world_model_updates and not stopping:
             n = min(PRETRAIN_BLOCK_UPDATES, p.initial_world_model_updates - c.world_model_updates)
             self.world_model.train()
             desc = f"world model before the agent ({c.world_model_updates}/{p.initial_world_model_updates})"
             rows = self._run_updates(n, desc, self.wm_sampler, self._world_model_update, stop)
             self.world_model.eval()
-            if not rows and not stop.requested:
-                break  # no stored transition to learn from
             stopping = any_rank(stop.requested, self.dist, self.device)
             if self.main and rows:
                 row = {"epoch": 0, **mean_metrics(rows, "wm_"), "world_model_updates": c.world_model_updates, "agent_updates": 0, "time": self._seconds()}

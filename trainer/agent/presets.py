@@ -52,17 +52,18 @@ class Preset:
 
 # The `cpu` preset until 2026-12-03 (the runs the README reports under `cpu` before then): a fifth of the
 # data, 1/17 of the world-model updates and 1/50 of the agent's, smaller imagined batches; world-model lr
-# 3e-4 (as in the world-model fidelity runs) to make up a little. At these few thousand updates the paper's denoiser hardly learns what the action
-# does, so the world model regresses the next latent's mean (a 96-channel mean predictor) and diffuses the
-# residual, on normalised latent changes, with a 96-channel denoiser that makes an imagined step about 1.6
-# times cheaper than the paper's 160 (README, "Agents"). The agent waits 20 epochs (480 world-model updates)
-# before it learns: at lr 1e-3 an agent trained from the first epoch on an untrained reward model's rewards
-# fell to entropy 1.1 (ln 9 = 2.197) by epoch 4. The agent learns at lr 1e-3: on the real game
-# DIAMOND's 1e-4 needed about 1,800 updates to start improving, 1e-3 beat random within 1,200. Imagined
-# rewards and ends are the reward/termination model's means, for their lower variance. The pixel decoder's
-# gradient reaches the encoder (the paper's ablation, weight 100): without it the latents drift to a fixed
-# pattern with a small spread, and after 1,000 updates the dream's one-step action effects hardly align with
-# the game's (0.05 on Boxing, 0.29 on Asterix); with it they align 0.56 on both (README, "Agents").
+# 3e-4 (as in the world-model fidelity runs) to make up a little. At these few thousand updates the paper's
+# denoiser hardly learns what the action does, so the world model regresses the next latent's mean (a
+# 96-channel mean predictor) and diffuses the residual, on normalised latent changes, with a 96-channel
+# denoiser that makes an imagined step about 1.6 times cheaper than the paper's 160 (README, "Agents"). The
+# agent waits 20 epochs (480 world-model updates) before it learns: at lr 1e-3 an agent trained from the
+# first epoch on an untrained reward model's rewards fell to entropy 1.1 (ln 9 = 2.197) by epoch 4. The
+# agent learns at lr 1e-3: on the real game DIAMOND's 1e-4 needed about 1,800 updates to start improving,
+# 1e-3 beat random within 1,200. Imagined rewards and ends are the reward/termination model's means, for
+# their lower variance. The pixel decoder's gradient reaches the encoder (the paper's ablation, weight 100):
+# without it the latents drift to a fixed pattern with a small spread, and after 1,000 updates the dream's
+# one-step action effects hardly align with the game's (0.05 on Boxing, 0.29 on Asterix); with it they align
+# 0.56 on both (README, "Agents").
 CPU_V1 = Preset(
     env_steps=20_000,
     initial_random_steps=5_000,
