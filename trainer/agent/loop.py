@@ -100,6 +100,9 @@ class TrainConfig:
     agent_updates: int | None = field(default=None, metadata={"help": "actor-critic updates per epoch", "metavar": "N"})
     agent_lr: float | None = field(default=None, metadata={"help": "actor-critic learning rate", "metavar": "LR"})
     entropy_weight: float | None = field(default=None, metadata={"help": "actor-critic entropy weight", "metavar": "W"})
+    steps_per_epoch: int | None = field(
+        default=None, metadata={"help": "real steps the agent collects each epoch; the run keeps the preset's epochs, so its real steps grow", "metavar": "N"}
+    )
 
     def preset_overrides(self) -> dict[str, float]:
         """The preset fields this run replaces, with their values."""
@@ -112,7 +115,10 @@ class TrainConfig:
             if value < 0 or (value == 0 and name != "entropy_weight") or value != value:
                 flag = "--" + name.replace("_", "-")
                 raise UserError(f"{flag} must be {'at least 0' if name == 'entropy_weight' else 'positive'}, got {value}")
-        return replace(PRESETS[self.preset], **overrides)
+        preset = PRESETS[self.preset]
+        if "steps_per_epoch" in overrides:  # the same epochs, each collecting more (or fewer) real steps
+            overrides["env_steps"] = preset.initial_random_steps + preset.epochs * overrides["steps_per_epoch"]
+        return replace(preset, **overrides)
 
     def check_resumes(self, run_info: dict) -> None:
         """Raise ``UserError`` if this config would change what the run in ``run.json`` trains.
@@ -130,7 +136,7 @@ class TrainConfig:
                 raise UserError(f"{self.out} was trained with {flag} {value}; resume it with the same value")
 
 
-PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight")
+PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "steps_per_epoch")
 JEDI_ONLY_OPTIONS = (
     "dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized", "decoder_grad_weight",
 )

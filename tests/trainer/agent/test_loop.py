@@ -29,7 +29,14 @@ def test_overrides_change_only_their_fields_of_the_preset() -> None:
     assert TrainConfig("Asterix", Path("run"), entropy_weight=0.0).budget().entropy_weight == 0.0
 
 
-@pytest.mark.parametrize("override", [{"agent_updates": 0}, {"agent_lr": -1e-3}, {"entropy_weight": -0.1}, {"agent_lr": float("nan")}])
+def test_more_steps_per_epoch_keep_the_presets_epochs() -> None:
+    cpu = PRESETS["cpu"]
+    budget = TrainConfig("Asterix", Path("run"), steps_per_epoch=4 * cpu.steps_per_epoch).budget()
+    assert budget.epochs == cpu.epochs and budget.steps_per_epoch == 4 * cpu.steps_per_epoch
+    assert budget.env_steps - budget.initial_random_steps == 4 * (cpu.env_steps - cpu.initial_random_steps)
+
+
+@pytest.mark.parametrize("override", [{"agent_updates": 0}, {"steps_per_epoch": 0}, {"agent_lr": -1e-3}, {"entropy_weight": -0.1}, {"agent_lr": float("nan")}])
 def test_overrides_out_of_range_are_refused(override: dict) -> None:
     with pytest.raises(UserError, match="must be"):
         TrainConfig("Asterix", Path("run"), **override).budget()
