@@ -47,6 +47,10 @@ class JEDIConfig(JSONConfig):
     switch_prob: float = 0.5  # 0 disables random switching
     ema_target_decay: float = 0.0  # > 0: targets come from an EMA copy of the encoder
     decoder_grad_weight: float = 0.0  # > 0: the decoder loss also trains the encoder, with this weight
+    # not in the paper: > 0 weighs the decoder's squared error on pixels that changed since the frame before
+    # by 1 + this, normalised over the frame (``motion_weighted_mse``): a ball of a few pixels is otherwise a
+    # thousandth of the loss, and the latents lose it (README, "Agents")
+    decoder_motion_weight: float = 0.0
     # not in the paper: > 0 adds, with this weight, the reward/termination loss on a transition whose next
     # latent is the denoiser's own sample (the dream's sampler, real labels): the model learns to read
     # rewards from what dreams look like, not only from real next latents (README, "Agents")
@@ -78,6 +82,8 @@ class JEDIConfig(JSONConfig):
     reward_reads_standardized: bool = False
 
     def __post_init__(self) -> None:
+        if not self.decoder_motion_weight >= 0:
+            raise ValueError(f"decoder_motion_weight must be at least 0, got {self.decoder_motion_weight}")
         if self.reward_reads_standardized and not self.latent_norm:
             raise ValueError("reward_reads_standardized reads latents standardised by latent_norm's statistics: set latent_norm")
         if self.reward_foresight and self.dream_reward_weight > 0:
@@ -91,6 +97,24 @@ class JEDIConfig(JSONConfig):
     @property
     def latent_channels(self) -> int:
         return self.encoder_channels[-1]
+
+
+MOTION_THRESHOLD = 0.1  # a pixel "moved" where a channel changed by more than this (frames in [-1, 1]: ~13 of 255)
+
+
+def motion_weighted_mse(recon: Tensor, frame: Tensor, previous: Tensor, weight: float) -> Tensor:
+    """Squared error of ``recon`` against ``frame`` (both ``(B, 3, H, W)``), each pixel weighted by ``1 + weight``
+    where ``frame`` differs from ``previous`` and by 1 elsewhere, normalised by the weights' sum per frame.
+
+    With ``weight = 0`` it is the plain mean squared error. Normalised, the loss keeps the plain error's
+    scale however much of the frame moves; only its share between moving and still pixels changes.
+    """
+    if weight == 0:
+        return F.mse_loss(recon, frame)
+    moved = ((frame - previous).abs().amax(dim=1, keepdim=True) > MOTION_THRESHOLD).to(recon.dtype)  # (B, 1, H, W)
+    w = 1 + weight * moved
+    per_pixel = (recon - frame).pow(2).mean(dim=1, keepdim=True)  # (B, 1, H, W)
+    return ((w * per_pixel).sum(dim=(1, 2, 3)) / w.sum(dim=(1, 2, 3))).mean()
 
 
 class JEDIWorldModel(WorldModel):
@@ -255,7 +279,7 @@ class JEDIWorldModel(WorldModel):
         w = self.cfg.decoder_grad_weight
         z_dec = z.detach() if w == 0 else z.detach() + w * (z - z.detach())  # forward value z, gradient scaled by w
         recon = self.decoder(z_dec[:, -1])  # the newest frame of each segment: always real
-        decoder_loss = F.mse_loss(recon, batch.frames[:, -1])
+        decoder_loss = motion_weighted_mse(recon, batch.frames[:, -1], batch.frames[:, -2], self.cfg.decoder_motion_weight)
 
         mean_loss = (mean_loss1 + mean_loss2) / 2  # 0 without a mean predictor
         loss = denoise_loss + mean_loss + re_loss + decoder_loss

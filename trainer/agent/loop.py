@@ -46,7 +46,7 @@ from trainer.data.sampler import SegmentSampler
 from trainer.data.store import EpisodeStore
 from trainer.distributed import Objective, any_rank, broadcast, check_replicas_identical, data_parallel, init_distributed, shutdown_distributed
 from trainer.signals import StopOnSignal
-from trainer.world_model.train import CHECKPOINT, check_decoder_grad_weight, check_reward_alignment, drop_metrics_after, segment_to_batch, world_model_update
+from trainer.world_model.train import CHECKPOINT, check_decoder_weight, check_reward_alignment, drop_metrics_after, segment_to_batch, world_model_update
 
 WORLD_MODEL_WEIGHT_DECAY = 1e-2
 WARMUP_UPDATES = 100
@@ -95,6 +95,10 @@ class TrainConfig:
         default=None,
         metadata={"help": "JEDI, the paper's ablation: weight of the pixel decoder's gradient into the encoder, 0 = none (default: the preset's)", "metavar": "W"},
     )
+    decoder_motion_weight: float | None = field(
+        default=None,
+        metadata={"help": "JEDI, not in the paper: extra weight of the decoder's error on pixels that moved since the frame before, 0 = none (default: the preset's)", "metavar": "W"},
+    )
     # the preset's own values unless given
     world_model_updates: int | None = field(default=None, metadata={"help": "world-model updates per epoch", "metavar": "N"})
     agent_updates: int | None = field(default=None, metadata={"help": "actor-critic updates per epoch", "metavar": "N"})
@@ -139,6 +143,7 @@ class TrainConfig:
 PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "steps_per_epoch")
 JEDI_ONLY_OPTIONS = (
     "dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized", "decoder_grad_weight",
+    "decoder_motion_weight",
 )
 RUN_DEFINING_OPTIONS = ("world_model", "preset", "reward_foresight", *JEDI_ONLY_OPTIONS, *PRESET_OVERRIDES)
 
@@ -160,8 +165,8 @@ def world_model_options(config: TrainConfig, preset: Preset, num_actions: int) -
             if value < 0:
                 raise UserError(f"--mean-predictor-channels must be at least 0, got {value}")
             value = (value,) if value else ()
-        if name == "decoder_grad_weight":
-            check_decoder_grad_weight(value)
+        if name in ("decoder_grad_weight", "decoder_motion_weight"):
+            check_decoder_weight(name, value)
         options[name] = value
     if options.get("reward_reads_standardized") and not options.get("latent_norm"):
         raise UserError("--reward-reads-standardized reads latents standardised by --latent-norm's statistics: add --latent-norm")

@@ -64,6 +64,9 @@ def _fidelity(args: Sequence[str]) -> int:
     for h in sorted(result["psnr"], key=int):
         copy = result["psnr_copy_last"].get(h)
         print(f"{h:>8} {result['psnr'][h]:>9.2f} {'' if copy is None else f'{copy:.2f}':>13}")
+    recon = result.get("reconstruction")
+    if recon and recon["passing_pixels"]:
+        print(f"small moving things (pixels unlike the frames before and after): {recon['passing_pixels_reproduced']:.1%} of {recon['passing_pixels']} reproduced by the decoder")
     r = result["rewards"]
     print(f"rewards: {r['events']} in {r['steps']} real steps ({r['rate_real']:.2%}); the dream would draw one on {r['rate_dream']:.2%} of its steps")
     if r["events"]:

@@ -53,6 +53,9 @@ class WorldModelTrainConfig:
     switch_prob: float = field(default=0.5, metadata={"help": "JEDI: random-switching probability (0 disables)"})
     ema_target_decay: float = field(default=0.0, metadata={"help": "JEDI ablation: EMA target encoder decay (0 = off)"})
     decoder_grad_weight: float = field(default=0.0, metadata={"help": "JEDI ablation: decoder gradient into the encoder"})
+    decoder_motion_weight: float = field(
+        default=0.0, metadata={"help": "JEDI, not in the paper: extra weight of the decoder's error on pixels that moved since the frame before", "metavar": "W"}
+    )
     latent_batch_norm: bool = field(default=False, metadata={"help": "JEDI: batch-normalise latents against scale collapse"})
     latent_norm: bool = field(default=False, metadata={"help": "JEDI, not in the paper: diffuse latents normalised by running statistics"})
     predict_delta: bool = field(default=False, metadata={"help": "JEDI, not in the paper: the denoiser predicts the change from the last latent"})
@@ -109,25 +112,29 @@ def check_reward_alignment(reward_foresight: bool, dream_reward_weight: float, r
         raise UserError("--reward-reads-mean reads the mean predictor's next latent: add --mean-predictor-channels C")
 
 
-def check_decoder_grad_weight(weight: float) -> None:
-    """``UserError`` for a negative (or NaN) ``--decoder-grad-weight``."""
+def check_decoder_weight(name: str, weight: float) -> None:
+    """``UserError`` for a negative (or NaN) ``--decoder-grad-weight`` or ``--decoder-motion-weight`` (``name``: the field)."""
     if not weight >= 0:
-        raise UserError(f"--decoder-grad-weight must be at least 0, got {weight}")
+        raise UserError(f"--{name.replace('_', '-')} must be at least 0, got {weight}")
 
 
 def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
     model_cfg: dict = {"num_actions": num_actions, "reward_foresight": config.reward_foresight}
-    check_decoder_grad_weight(config.decoder_grad_weight)
+    check_decoder_weight("decoder_grad_weight", config.decoder_grad_weight)
+    check_decoder_weight("decoder_motion_weight", config.decoder_motion_weight)
     if config.mean_predictor_channels < 0 or (config.denoiser_channels is not None and config.denoiser_channels < 1):
         raise UserError("--mean-predictor-channels must be at least 0 and --denoiser-channels at least 1")
     if config.world_model != "jedi" and (config.reward_reads_mean or config.reward_reads_standardized):
         raise UserError("--reward-reads-mean and --reward-reads-standardized apply to the JEDI world model only")
+    if config.world_model != "jedi" and config.decoder_motion_weight:
+        raise UserError("--decoder-motion-weight applies to the JEDI world model only (DIAMOND has no decoder)")
     check_reward_alignment(config.reward_foresight, config.dream_reward_weight, config.reward_reads_mean, config.mean_predictor_channels > 0)
     if config.world_model == "jedi":
         model_cfg.update(
             switch_prob=config.switch_prob,
             ema_target_decay=config.ema_target_decay,
             decoder_grad_weight=config.decoder_grad_weight,
+            decoder_motion_weight=config.decoder_motion_weight,
             latent_batch_norm=config.latent_batch_norm,
             latent_norm=config.latent_norm,
             predict_delta=config.predict_delta,

@@ -2,9 +2,11 @@
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from jedi_play.models.diamond import DIAMONDConfig, DIAMONDWorldModel
-from jedi_play.models.jedi import JEDIConfig, JEDIWorldModel
+from jedi_play.models import jedi as jedi_module
+from jedi_play.models.jedi import JEDIConfig, JEDIWorldModel, motion_weighted_mse
 from jedi_play.models.world_model import Batch
 
 
@@ -96,6 +98,37 @@ def test_decoder_gradient_reaches_the_encoder_only_as_an_ablation(weight, reache
     monkeypatch.setattr(model.decoder, "forward", lambda z: seen.append(z.requires_grad) or original(z))
     model.training_loss(make_batch())
     assert seen == [reaches_encoder]
+
+
+def test_motion_weighted_mse_weighs_the_pixels_that_moved() -> None:
+    previous = torch.zeros(2, 3, 8, 8)
+    frame = previous.clone()
+    frame[:, :, 2, 3] = 1.0  # one pixel moved (a "ball")
+    on_ball, elsewhere = frame.clone(), frame.clone()
+    on_ball[:, :, 2, 3] = 0.0  # the decoder misses the ball ...
+    elsewhere[:, :, 5, 5] = 1.0  # ... or errs as much on a still pixel
+    assert motion_weighted_mse(on_ball, frame, previous, 0.0) == F.mse_loss(on_ball, frame)
+    assert motion_weighted_mse(on_ball, frame, previous, 0.0) == motion_weighted_mse(elsewhere, frame, previous, 0.0)
+    # weight 63: the moved pixel weighs 64 of 127 (64 + 63 still pixels), a still one 1 of 127
+    torch.testing.assert_close(motion_weighted_mse(on_ball, frame, previous, 63.0), torch.tensor(64 / 127))
+    torch.testing.assert_close(motion_weighted_mse(elsewhere, frame, previous, 63.0), torch.tensor(1 / 127))
+    uniform = frame + 0.5  # the same error everywhere: the weights do not change the loss's scale
+    torch.testing.assert_close(motion_weighted_mse(uniform, frame, previous, 63.0), F.mse_loss(uniform, frame))
+    with pytest.raises(ValueError, match="decoder_motion_weight must be at least 0"):
+        JEDIConfig(num_actions=9, decoder_motion_weight=-1.0)
+
+
+def test_decoder_loss_weighs_motion_from_the_frame_before(monkeypatch) -> None:
+    torch.manual_seed(0)
+    model = JEDIWorldModel(JEDIConfig(num_actions=9, decoder_motion_weight=5.0))
+    seen = []
+    monkeypatch.setattr(jedi_module, "motion_weighted_mse", lambda r, f, p, w: seen.append((f, p, w)) or F.mse_loss(r, f))
+    batch = make_batch()
+    model.training_loss(batch)
+    (frame, previous, weight), = seen
+    assert weight == 5.0
+    torch.testing.assert_close(frame, batch.frames[:, -1])  # the decoded frame, newest of the segment
+    torch.testing.assert_close(previous, batch.frames[:, -2])
 
 
 def test_dream_reward_loss_reads_the_sampled_next_latent_of_the_last_step_only(monkeypatch):

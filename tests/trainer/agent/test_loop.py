@@ -68,6 +68,11 @@ def test_the_presets_jedi_options_apply_unless_the_command_line_says_otherwise()
     for weight in (-1.0, float("nan")):
         with pytest.raises(UserError, match="--decoder-grad-weight must be at least 0"):
             world_model_options(TrainConfig("Asterix", Path("run"), decoder_grad_weight=weight), preset, 9)
+    assert world_model_options(TrainConfig("Asterix", Path("run"), decoder_motion_weight=100.0), preset, 9)["decoder_motion_weight"] == 100.0
+    assert "decoder_motion_weight" not in world_model_options(TrainConfig("Asterix", Path("run")), preset, 9)  # the preset's: off
+    for weight in (-1.0, float("nan")):
+        with pytest.raises(UserError, match="--decoder-motion-weight must be at least 0"):
+            world_model_options(TrainConfig("Asterix", Path("run"), decoder_motion_weight=weight), preset, 9)
 
 
 def test_a_run_resumes_only_with_its_own_jedi_options() -> None:

@@ -70,7 +70,7 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
     assert finished.returncode == 0 and "nothing to do" in finished.stdout
 
 
-@pytest.mark.parametrize("option", [["--dream-reward-weight", "1"], ["--latent-norm"], ["--predict-delta"], ["--mean-predictor-channels", "32"], ["--reward-reads-mean"], ["--reward-reads-standardized"], ["--decoder-grad-weight", "1"]])
+@pytest.mark.parametrize("option", [["--dream-reward-weight", "1"], ["--latent-norm"], ["--predict-delta"], ["--mean-predictor-channels", "32"], ["--reward-reads-mean"], ["--reward-reads-standardized"], ["--decoder-grad-weight", "1"], ["--decoder-motion-weight", "1"]])
 def test_jedi_options_refuse_diamond(tmp_path: Path, option: list[str]) -> None:
     result = _train(tmp_path / "run", "--world-model", "diamond", *option)
     assert_one_line_error(result, option[0], "JEDI")

@@ -144,7 +144,17 @@ def test_channel_counts_out_of_range(data_dir, tmp_path, option):
     assert not (tmp_path / "r").exists()
 
 
-def test_negative_decoder_grad_weight_is_refused(data_dir, tmp_path):
-    result = run_script("jedi-train", "world-model", "--game", "Breakout", "--data", str(data_dir), "--out", str(tmp_path / "r"), "--updates", "1", "--decoder-grad-weight", "-1")
-    assert_one_line_error(result, "--decoder-grad-weight must be at least 0")
+@pytest.mark.parametrize("option", ["--decoder-grad-weight", "--decoder-motion-weight"])
+def test_negative_decoder_weights_are_refused(data_dir, tmp_path, option):
+    result = run_script("jedi-train", "world-model", "--game", "Breakout", "--data", str(data_dir), "--out", str(tmp_path / "r"), "--updates", "1", option, "-1")
+    assert_one_line_error(result, f"{option} must be at least 0")
+    assert not (tmp_path / "r").exists()
+
+
+def test_decoder_motion_weight_refuses_diamond(data_dir, tmp_path):
+    result = run_script(
+        "jedi-train", "world-model", "--game", "Breakout", "--world-model", "diamond", "--data", str(data_dir), "--out", str(tmp_path / "r"), "--updates", "1",
+        "--decoder-motion-weight", "1",
+    )
+    assert_one_line_error(result, "--decoder-motion-weight applies to the JEDI world model only")
     assert not (tmp_path / "r").exists()
