@@ -48,8 +48,8 @@ class JEDIConfig(JSONConfig):
     ema_target_decay: float = 0.0  # > 0: targets come from an EMA copy of the encoder
     decoder_grad_weight: float = 0.0  # > 0: the decoder loss also trains the encoder, with this weight
     # not in the paper: > 0 weighs the decoder's squared error on pixels that changed since the frame before
-    # by 1 + this, normalised over the frame (``motion_weighted_mse``): a ball of a few pixels is otherwise a
-    # thousandth of the loss, and the latents lose it (README, "Agents")
+    # by 1 + this, normalised over the frame (``motion_weighted_mse``): a ball of a few pixels is a thousandth
+    # of the frame, and without this the latents lose Breakout's (README, "Where the ball goes")
     decoder_motion_weight: float = 0.0
     # not in the paper: > 0 adds, with this weight, the reward/termination loss on a transition whose next
     # latent is the denoiser's own sample (the dream's sampler, real labels): the model learns to read

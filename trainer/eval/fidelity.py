@@ -4,7 +4,8 @@ From each start ``s`` of a held-out episode the model gets the real frames ``s-4
 then dreams 15 steps open loop on the episode's real actions. At horizon ``h`` the dreamed frame is
 compared with the real frame ``s-1+h``; the copy-last-frame baseline compares frame ``s-1`` instead.
 PSNR = 10 log10(1 / MSE), the MSE taken over all frames at a horizon, pixels in [0, 1]. Horizon 0 is
-the decoder's reconstruction of real frames (JEDI; DIAMOND works on pixels and has none).
+the decoder's reconstruction of real frames (JEDI; DIAMOND works on pixels and has none), with the share
+of small moving things (a ball) it keeps (``reconstruction_figures``).
 
 Rewards over the same rollouts (``RewardTally``): how often the real game gives a reward, how often the
 dream would draw one (imagination samples the reward model's distribution), and the probability the reward
