@@ -102,6 +102,11 @@ class JEDIConfig(JSONConfig):
 MOTION_THRESHOLD = 0.1  # a pixel "moved" where a channel changed by more than this (frames in [-1, 1]: ~13 of 255)
 
 
+def moved_pixels(frame: Tensor, previous: Tensor) -> Tensor:
+    """Frames ``(B, 3, H, W)`` in [-1, 1] -> ``(B, 1, H, W)`` bool: where a channel changed by more than ``MOTION_THRESHOLD``."""
+    return (frame - previous).abs().amax(dim=1, keepdim=True) > MOTION_THRESHOLD
+
+
 def motion_weighted_mse(recon: Tensor, frame: Tensor, previous: Tensor, weight: float) -> Tensor:
     """Squared error of ``recon`` against ``frame`` (both ``(B, 3, H, W)``), each pixel weighted by ``1 + weight``
     where ``frame`` differs from ``previous`` and by 1 elsewhere, normalised by the weights' sum per frame.
@@ -111,8 +116,7 @@ def motion_weighted_mse(recon: Tensor, frame: Tensor, previous: Tensor, weight: 
     """
     if weight == 0:
         return F.mse_loss(recon, frame)
-    moved = ((frame - previous).abs().amax(dim=1, keepdim=True) > MOTION_THRESHOLD).to(recon.dtype)  # (B, 1, H, W)
-    w = 1 + weight * moved
+    w = 1 + weight * moved_pixels(frame, previous).to(recon.dtype)  # (B, 1, H, W)
     per_pixel = (recon - frame).pow(2).mean(dim=1, keepdim=True)  # (B, 1, H, W)
     return ((w * per_pixel).sum(dim=(1, 2, 3)) / w.sum(dim=(1, 2, 3))).mean()
 

@@ -29,8 +29,8 @@ from jedi_play.cli.errors import UserError
 from jedi_play.data.episode import Episode
 from jedi_play.env.atari import make_train_env
 from jedi_play.hub.model_folder import LoadedModel
-from jedi_play.models.jedi import MOTION_THRESHOLD
-from jedi_play.models.world_model import WorldModel
+from jedi_play.models.jedi import moved_pixels
+from jedi_play.models.world_model import WorldModel, frames_to_tensor
 from trainer.data.collect import Collector, RandomPolicy
 from trainer.data.store import EpisodeStore
 
@@ -162,8 +162,8 @@ def reconstruction_figures(model: WorldModel, episodes: list[Episode], batch: in
     """The decoder's round trip of real frames (encode, decode): the ceiling of what the dream can show.
 
     ``psnr`` over all frames, and how much of the small moving things survives: a pixel of frame ``t``
-    that differs from both frame ``t - 1`` and frame ``t + 1`` (by more than ``MOTION_THRESHOLD`` in a
-    channel) shows something passing through, like a ball; it is ``reproduced`` where the round trip is
+    that moved since frame ``t - 1`` and moves again by frame ``t + 1`` (``moved_pixels``, as the motion-weighted
+    decoder loss reads it) shows something passing through, like a ball; it is ``reproduced`` where the round trip is
     nearer frame ``t`` there than frame ``t - 1``. Frame-wide PSNR hardly notices a lost ball; this does.
     None for a world model without a decoder (DIAMOND works on pixels).
     """
@@ -175,19 +175,17 @@ def reconstruction_figures(model: WorldModel, episodes: list[Episode], batch: in
         frames = episode.frames
         for i in range(0, len(frames), batch):
             x = torch.from_numpy(frames[i : i + batch]).to(device)
-            rec = model.to_frames(model.to_states(x[None])[0]).float().cpu()  # (b, H, W, 3) in [0, 255]
-            real = x.float().cpu()
-            sq_err += (rec / 255 - real / 255).pow(2).mean(dim=(1, 2, 3)).sum().item()
+            rec = frames_to_tensor(model.to_frames(model.to_states(x[None])[0]).cpu())  # (b, 3, H, W) in [-1, 1]
+            real = frames_to_tensor(x.cpu())
+            sq_err += (rec - real).div(2).pow(2).mean(dim=(1, 2, 3)).sum().item()  # as pixels in [0, 1]
             frames_seen += len(x)
             t = torch.arange(max(i, 1), min(i + batch, len(frames) - 1))  # frames with both neighbours
             if len(t) == 0:
                 continue
-            now = torch.from_numpy(frames[t]).float()
-            before, after = torch.from_numpy(frames[t - 1]).float(), torch.from_numpy(frames[t + 1]).float()
-            limit = MOTION_THRESHOLD * 127.5
-            mask = ((now - before).abs().amax(-1) > limit) & ((now - after).abs().amax(-1) > limit)  # (n, H, W)
+            now, before, after = (frames_to_tensor(torch.from_numpy(frames[t + k])) for k in (0, -1, 1))  # (n, 3, H, W)
+            mask = moved_pixels(now, before) & moved_pixels(now, after)  # (n, 1, H, W)
             r = rec[t - i]
-            nearer = (r - now).pow(2).sum(-1) < (r - before).pow(2).sum(-1)
+            nearer = (r - now).pow(2).sum(1, keepdim=True) < (r - before).pow(2).sum(1, keepdim=True)
             passing += int(mask.sum())
             reproduced += int((mask & nearer).sum())
     return {
