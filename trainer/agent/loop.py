@@ -474,10 +474,11 @@ class AgentTraining:
         self._last_checkpoint = time.monotonic()
         row: dict[str, float] = {}
         main = self.main
-        writer = tensorboard_writer(self.run_dir / "tb", purge_step=self.env_steps if self.config.resume else None) if main else contextlib.nullcontext()
-        metrics_file = open(metrics_path, "a") if main else contextlib.nullcontext()
-        epochs = tqdm(total=p.env_steps, initial=self.env_steps, desc=f"{self.game.name} real steps", unit="step", disable=not self.progress, dynamic_ncols=True)
-        with StopOnSignal() as stop, metrics_file, writer, epochs:
+        with contextlib.ExitStack() as resources:
+            stop = resources.enter_context(StopOnSignal())  # first: once metrics.jsonl exists, a signal checkpoints the run
+            writer = resources.enter_context(tensorboard_writer(self.run_dir / "tb", purge_step=self.env_steps if self.config.resume else None)) if main else None
+            metrics_file = resources.enter_context(open(metrics_path, "a")) if main else None
+            epochs = resources.enter_context(tqdm(total=p.env_steps, initial=self.env_steps, desc=f"{self.game.name} real steps", unit="step", disable=not self.progress, dynamic_ncols=True))
             if main and self.env_steps < p.initial_random_steps:
                 before = self.env_steps
                 self.collector.run(p.initial_random_steps - before, RandomPolicy(len(self.env.action_meanings), self.config.seed + len(self.store)), progress=self.progress, desc="random policy")

@@ -256,14 +256,14 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
     start = time.monotonic()
     last_ckpt = start
     total = config.updates
-    metrics_file = (run_dir / "metrics.jsonl").open("a")
-    bar = tqdm(total=total, initial=step, desc=f"{config.world_model} world model", unit="upd", disable=not progress, dynamic_ncols=True)
     val: dict[str, float] = {}
 
     def checkpoint() -> None:
         save_checkpoint(ckpt_path, model, optimizer, {"step": step, "seconds": offset + time.monotonic() - start})
 
-    with StopOnSignal() as stop, metrics_file, bar:
+    # the handlers first: once metrics.jsonl exists, a signal checkpoints the run instead of killing it
+    with (StopOnSignal() as stop, (run_dir / "metrics.jsonl").open("a") as metrics_file,
+          tqdm(total=total, initial=step, desc=f"{config.world_model} world model", unit="upd", disable=not progress, dynamic_ncols=True) as bar):
         while not stop.requested:
             if total is not None and step >= total:
                 break

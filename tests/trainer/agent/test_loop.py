@@ -140,3 +140,30 @@ def test_the_world_models_first_updates_resume_where_a_signal_stopped_them(tmp_p
         (0, 2), (0, 3), (0, 5), *((e, 5 + e * smoke.world_model_updates) for e in range(1, smoke.epochs + 1))
     ]
     assert all(r["agent_updates"] == 0 for r in rows[:3])
+
+
+def test_a_signal_as_the_run_opens_its_files_checkpoints_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SIGTERM that arrives while metrics.jsonl and the TensorBoard files are being opened stops the run with
+    a checkpoint (a scheduler may signal it as soon as they appear); without a handler yet it would kill it."""
+    import os
+    import signal
+    from dataclasses import replace
+
+    from trainer.agent import loop
+
+    real_writer = loop.tensorboard_writer
+
+    def signal_then_open(log_dir: Path, purge_step: int | None):
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            pytest.fail("the run opens its files before it handles SIGTERM: a signal now would kill it")
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_writer(log_dir, purge_step)
+
+    monkeypatch.setattr(loop, "tensorboard_writer", signal_then_open)
+    config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1)
+    _, finished = loop.train_agent(config, progress=False)
+    assert not finished and (tmp_path / "run" / "checkpoint.safetensors").exists()
+
+    monkeypatch.setattr(loop, "tensorboard_writer", real_writer)
+    _, finished = loop.train_agent(replace(config, resume=True), progress=False)
+    assert finished
