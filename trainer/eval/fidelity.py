@@ -182,7 +182,8 @@ def reconstruction_figures(model: WorldModel, episodes: list[Episode], batch: in
             t = torch.arange(max(i, 1), min(i + batch, len(frames) - 1))  # frames with both neighbours
             if len(t) == 0:
                 continue
-            now, before, after = (frames_to_tensor(torch.from_numpy(frames[t + k])) for k in (0, -1, 1))  # (n, 3, H, W)
+            now = real[t - i]  # (n, 3, H, W)
+            before, after = (frames_to_tensor(torch.from_numpy(frames[t + k])) for k in (-1, 1))
             mask = moved_pixels(now, before) & moved_pixels(now, after)  # (n, 1, H, W)
             r = rec[t - i]
             nearer = (r - now).pow(2).sum(1, keepdim=True) < (r - before).pow(2).sum(1, keepdim=True)
