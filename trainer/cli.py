@@ -17,8 +17,9 @@ from jedi_play.cli.errors import UserError, run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
 from jedi_play.env.games import get_game
 from jedi_play.hub.weight_codec import WEIGHTS_DTYPES
+from trainer.agent.config import TrainConfig
 from trainer.agent.frozen_model import FrozenAgentConfig, train_frozen_agent
-from trainer.agent.loop import TrainConfig, train_agent
+from trainer.agent.loop import train_agent
 from trainer.data.collect import CollectConfig, collect_random
 from trainer.data.store import EpisodeStore
 from trainer.world_model.export import export_run

@@ -2,15 +2,16 @@
 
 A run folder holds ``replay/`` (every finished real episode, written atomically as it ends),
 ``checkpoint.safetensors`` (world model, agent, both optimizers, the loop's counters), ``run.json``,
-``metrics.jsonl`` (one row per epoch; rows of epoch 0 are the world model's updates before the agent's)
-and TensorBoard event files in ``tb/``. The run first collects ``initial_random_steps`` with the random
-policy, trains the world model alone on them where the preset says so (``initial_world_model_updates``,
-not in DIAMOND), then repeats epochs of: real collection by the agent (epsilon 0.01), world-model
-updates, actor-critic updates in imagination, and now and then an evaluation in the real game. A run
-killed at any moment resumes from its last checkpoint with the replay on disk: no finished episode is
-lost and the budget of real steps is the same. Only the steps of the episode that was being played when
-it died are played again. Under ``torchrun`` the updates run data-parallel (``trainer.distributed``):
-rank 0 plays, writes and evaluates; all ranks update.
+``metrics.jsonl`` (one row per epoch, two for an epoch a stop signal cut short; rows of epoch 0 are the
+world model's updates before the agent's) and TensorBoard event files in ``tb/``. The run first collects
+``initial_random_steps`` with the random policy, trains the world model alone on them where the preset
+says so (``initial_world_model_updates``, not in DIAMOND), then repeats epochs of: real collection by
+the agent (epsilon 0.01), world-model updates, actor-critic updates in imagination, and now and then an
+evaluation in the real game. A run killed at any moment resumes from its last checkpoint with the replay
+on disk: no finished episode is lost, and its real steps, epochs and updates are those of a run never
+stopped. Only the steps of the episode that was being played when it died are played again. Under
+``torchrun`` the updates run data-parallel (``trainer.distributed``): rank 0 plays, writes and
+evaluates; all ranks update.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ import gc
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -37,16 +37,17 @@ from jedi_play.env.games import get_game
 from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
 from jedi_play.models.factory import build_world_model
 from jedi_play.models.world_model import WorldModel
+from trainer.agent.config import TrainConfig, world_model_options
 from trainer.agent.evaluate import evaluate_agent
 from trainer.agent.imagination import ImaginationConfig, actor_critic_loss, imagine
-from trainer.agent.presets import PRESETS, Preset
+from trainer.agent.presets import Preset
 from trainer.checkpoint import load_checkpoints, save_checkpoints
 from trainer.data.collect import Collector, RandomPolicy
 from trainer.data.sampler import SegmentSampler
 from trainer.data.store import EpisodeStore
 from trainer.distributed import Objective, any_rank, broadcast, check_replicas_identical, data_parallel, init_distributed, shutdown_distributed
 from trainer.signals import StopOnSignal
-from trainer.world_model.train import CHECKPOINT, check_decoder_weight, check_reward_alignment, drop_metrics_after, segment_to_batch, world_model_update
+from trainer.world_model.train import CHECKPOINT, drop_metrics_after, segment_to_batch, world_model_update
 
 WORLD_MODEL_WEIGHT_DECAY = 1e-2
 WARMUP_UPDATES = 100
@@ -54,126 +55,6 @@ WORLD_MODEL_GRAD_CLIP = 1.0
 AGENT_GRAD_CLIP = 100.0
 COLLECT_EPSILON = 0.01
 PRETRAIN_BLOCK_UPDATES = 50  # world-model updates between log rows (and possible checkpoints) before the first epoch
-
-
-@dataclass
-class TrainConfig:
-    """Whole-agent training under the Atari 100k protocol."""
-
-    game: str = field(metadata={"help": "Atari 100k game, e.g. Asterix"})
-    out: Path = field(metadata={"help": "run folder (checkpoints, metrics, replay)", "metavar": "RUN_DIR"})
-    world_model: Literal["jedi", "diamond"] = field(default="jedi", metadata={"help": "world model"})
-    preset: Literal["atari100k", "cpu", "cpu-v1", "cpu100k", "smoke"] = field(default="cpu", metadata={"help": "training budget"})
-    resume: bool = field(default=False, metadata={"help": "continue the run in RUN_DIR from its last checkpoint"})
-    seed: int = field(default=0, metadata={"help": "random seed"})
-    device: Literal["auto", "cpu", "cuda", "mps"] = field(default="auto", metadata={"help": "torch device"})
-    threads: int | None = field(default=None, metadata={"help": "CPU threads for torch (default: torch's choice)", "metavar": "N"})
-    dream_reward_weight: float = field(
-        default=0.0, metadata={"help": "JEDI, not in the paper: weight of the reward loss on sampled next latents (0 = off)", "metavar": "W"}
-    )
-    reward_foresight: bool = field(
-        default=False, metadata={"help": "not in the paper: read each step's reward and end from the transition before it and the action"}
-    )
-    latent_norm: bool | None = field(
-        default=None, metadata={"help": "JEDI, not in the paper: the denoiser works on latents normalised by running statistics (default: the preset's)"}
-    )
-    predict_delta: bool | None = field(
-        default=None, metadata={"help": "JEDI, not in the paper: the denoiser predicts the change from the last latent (default: the preset's)"}
-    )
-    mean_predictor_channels: int | None = field(
-        default=None,
-        metadata={"help": "JEDI, not in the paper: channels of a regressed next-latent mean the denoiser diffuses around, 0 = none (default: the preset's)", "metavar": "C"},
-    )
-    reward_reads_mean: bool | None = field(
-        default=None, metadata={"help": "JEDI, not in the paper: read each step's reward and end from the mean predictor's next latent (default: the preset's)"}
-    )
-    reward_reads_standardized: bool | None = field(
-        default=None,
-        metadata={"help": "JEDI, not in the paper: the reward model reads latents standardised by --latent-norm's statistics (default: the preset's)"},
-    )
-    decoder_grad_weight: float | None = field(
-        default=None,
-        metadata={"help": "JEDI, the paper's ablation: weight of the pixel decoder's gradient into the encoder, 0 = none (default: the preset's)", "metavar": "W"},
-    )
-    decoder_motion_weight: float | None = field(
-        default=None,
-        metadata={"help": "JEDI, not in the paper: extra weight of the decoder's error on pixels that moved since the frame before, 0 = none (default: the preset's)", "metavar": "W"},
-    )
-    # the preset's own values unless given
-    world_model_updates: int | None = field(default=None, metadata={"help": "world-model updates per epoch", "metavar": "N"})
-    agent_updates: int | None = field(default=None, metadata={"help": "actor-critic updates per epoch", "metavar": "N"})
-    agent_lr: float | None = field(default=None, metadata={"help": "actor-critic learning rate", "metavar": "LR"})
-    entropy_weight: float | None = field(default=None, metadata={"help": "actor-critic entropy weight", "metavar": "W"})
-    steps_per_epoch: int | None = field(
-        default=None, metadata={"help": "real steps the agent collects each epoch; the run keeps the preset's epochs, so its real steps grow", "metavar": "N"}
-    )
-
-    def preset_overrides(self) -> dict[str, float]:
-        """The preset fields this run replaces, with their values."""
-        return {name: getattr(self, name) for name in PRESET_OVERRIDES if getattr(self, name) is not None}
-
-    def budget(self) -> Preset:
-        """The preset with this run's overrides; ``UserError`` for an override out of range."""
-        overrides = self.preset_overrides()
-        for name, value in overrides.items():
-            if value < 0 or (value == 0 and name != "entropy_weight") or value != value:
-                flag = "--" + name.replace("_", "-")
-                raise UserError(f"{flag} must be {'at least 0' if name == 'entropy_weight' else 'positive'}, got {value}")
-        preset = PRESETS[self.preset]
-        if "steps_per_epoch" in overrides:  # the same epochs, each collecting more (or fewer) real steps
-            overrides["env_steps"] = preset.initial_random_steps + preset.epochs * overrides["steps_per_epoch"]
-        return replace(preset, **overrides)
-
-    def check_resumes(self, run_info: dict) -> None:
-        """Raise ``UserError`` if this config would change what the run in ``run.json`` trains.
-
-        (Options a run's ``run.json`` predates count as their defaults.)
-        """
-        saved = run_info.get("train_config", {})
-        for f in fields(self):
-            if f.name in RUN_DEFINING_OPTIONS and saved.get(f.name, f.default) != getattr(self, f.name):
-                flag, value = "--" + f.name.replace("_", "-"), saved.get(f.name, f.default)
-                if value is None:
-                    raise UserError(f"{self.out} was trained without {flag} (the preset's value); resume it without")
-                if isinstance(value, bool):
-                    raise UserError(f"{self.out} was trained with {flag if value else '--no-' + flag[2:]}; resume it with the same")
-                raise UserError(f"{self.out} was trained with {flag} {value}; resume it with the same value")
-
-
-PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "steps_per_epoch")
-JEDI_ONLY_OPTIONS = (
-    "dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized", "decoder_grad_weight",
-    "decoder_motion_weight",
-)
-RUN_DEFINING_OPTIONS = ("world_model", "preset", "reward_foresight", *JEDI_ONLY_OPTIONS, *PRESET_OVERRIDES)
-
-
-def world_model_options(config: TrainConfig, preset: Preset, num_actions: int) -> dict:
-    """The world model's config fields this run sets: the preset's JEDI options, then the command line's."""
-    options: dict = {"num_actions": num_actions}
-    if config.world_model == "jedi":
-        options.update(preset.jedi_options)
-    for name in JEDI_ONLY_OPTIONS:
-        value = getattr(config, name)
-        if value is None:
-            continue
-        if config.world_model != "jedi":
-            if value:
-                raise UserError(f"--{name.replace('_', '-')} applies to the JEDI world model only")
-            continue
-        if name == "mean_predictor_channels":
-            if value < 0:
-                raise UserError(f"--mean-predictor-channels must be at least 0, got {value}")
-            value = (value,) if value else ()
-        if name in ("decoder_grad_weight", "decoder_motion_weight"):
-            check_decoder_weight(name, value)
-        options[name] = value
-    if options.get("reward_reads_standardized") and not options.get("latent_norm"):
-        raise UserError("--reward-reads-standardized reads latents standardised by --latent-norm's statistics: add --latent-norm")
-    check_reward_alignment(config.reward_foresight, config.dream_reward_weight, bool(options.get("reward_reads_mean")), bool(options.get("mean_predictor_channels")))
-    if config.reward_foresight:
-        options["reward_foresight"] = True
-    return options
 
 
 def agent_config_for(world_model: WorldModel, num_actions: int) -> ActorCriticConfig:
@@ -202,6 +83,9 @@ class Counters:
     agent_updates: int = 0
     seconds: float = 0.0  # training time of earlier sessions of this run
     finished: bool = False
+    # updates of epoch ``epoch`` that a stop signal cut off: a resumed run does them before the next epoch
+    world_model_updates_left: int = 0
+    agent_updates_left: int = 0
 
 
 def tensorboard_writer(log_dir: Path, purge_step: int | None):  # -> torch.utils.tensorboard.SummaryWriter
@@ -394,9 +278,9 @@ class AgentTraining:
         rollout = imagine(self.dream, agent, frames, actions, self.imagination.horizon)
         return actor_critic_loss(rollout, self.imagination)
 
-    def _train_world_model(self, stop: StopOnSignal) -> list[dict[str, float]]:
+    def _train_world_model(self, n: int, stop: StopOnSignal) -> list[dict[str, float]]:
         self.world_model.train()
-        rows = self._run_updates(self.preset.world_model_updates, "world model", self.wm_sampler, self._world_model_update, stop)
+        rows = self._run_updates(n, "world model", self.wm_sampler, self._world_model_update, stop)
         self.world_model.eval()
         return rows
 
@@ -427,9 +311,9 @@ class AgentTraining:
             self._checkpoint()
             self._last_checkpoint = time.monotonic()
 
-    def _train_agent(self, stop: StopOnSignal) -> list[dict[str, float]]:
+    def _train_agent(self, n: int, stop: StopOnSignal) -> list[dict[str, float]]:
         self.agent.train()
-        rows = self._run_updates(self.preset.agent_updates, "actor-critic", self.context_sampler, self._agent_update, stop)
+        rows = self._run_updates(n, "actor-critic", self.context_sampler, self._agent_update, stop)
         self.agent.eval()
         return rows
 
@@ -441,24 +325,52 @@ class AgentTraining:
     # -- the run ---------------------------------------------------------------------------------
 
     def _epoch(self, stop: StopOnSignal, bar: tqdm) -> dict[str, float]:
-        """Collect (rank 0), share the new episodes, update both models; returns the epoch's metrics row."""
+        """Collect (rank 0), share the new episodes, update both models; returns the epoch's metrics row.
+
+        Epoch ``k`` collects until the run holds ``initial_random_steps + k * steps_per_epoch`` real steps, so
+        a resumed run plays again the steps it lost (the episode in progress) within its next epoch, or none
+        while the episodes stored after its checkpoint already hold them: its epochs and updates are those
+        of a run never stopped.
+        """
         p, c = self.preset, self.counters
         c.epoch += 1
         row: dict[str, float] = {"epoch": c.epoch}
         if self.main:
             before = self.env_steps
+            target = min(p.initial_random_steps + c.epoch * p.steps_per_epoch, p.env_steps)
             self.world_model.eval()
-            stats = self.collector.run(min(p.steps_per_epoch, p.env_steps - before), self.player, progress=self.progress, desc="agent collection")
+            stats = self.collector.run(max(0, target - before), self.player, progress=self.progress, desc="agent collection")
             bar.update(self.env_steps - before)
             row.update({"env_steps": self.env_steps, "episodes": len(self.store)})
             if stats.returns:
                 row["train_return"] = float(np.mean(stats.returns))
         self._share_episodes()
-        row.update(mean_metrics(self._train_world_model(stop), "wm_"))
+        c.world_model_updates_left = p.world_model_updates
+        c.agent_updates_left = p.agent_updates if c.epoch > p.agent_delay_epochs else 0
+        return row | self._epoch_updates(stop)
+
+    def _epoch_updates(self, stop: StopOnSignal) -> dict[str, float]:
+        """The current epoch's world-model, then actor-critic updates still to do; returns their mean metrics.
+        Those a stop signal cuts off stay in the counters for a resumed run."""
+        c = self.counters
+        wm_rows = self._train_world_model(c.world_model_updates_left, stop)
+        c.world_model_updates_left = c.world_model_updates_left - len(wm_rows) if stop.requested else 0
         sync_input_statistics(self.agent, self.world_model)  # the agent reads states as the world model now scales them
-        if c.epoch > p.agent_delay_epochs:
-            row.update(mean_metrics(self._train_agent(stop), ""))
-        return row
+        ac_rows = self._train_agent(c.agent_updates_left, stop) if c.agent_updates_left else []
+        c.agent_updates_left = c.agent_updates_left - len(ac_rows) if stop.requested else 0
+        return mean_metrics(wm_rows, "wm_") | mean_metrics(ac_rows, "")
+
+    def _end_epoch(self, row: dict[str, float], stop: StopOnSignal, metrics_file, writer, bar: tqdm) -> bool:
+        """Evaluate when due (rank 0), log the epoch's row and checkpoint when due; returns whether to stop."""
+        p, c = self.preset, self.counters
+        stopping = any_rank(stop.requested, self.dist, self.device)
+        if self.main:
+            if c.epoch % p.eval_every == 0 and not stopping:
+                row.update(self._evaluate(p.eval_episodes, p.eval_max_steps))
+            row.update({"world_model_updates": c.world_model_updates, "agent_updates": c.agent_updates, "time": self._seconds()})
+            self._log(row, metrics_file, writer, bar)
+        self._checkpoint_if_due(stopping)
+        return stopping
 
     def run(self) -> dict[str, float]:
         """Train until the budget is spent (or a signal asks to stop); returns the last epoch's metrics."""
@@ -487,15 +399,12 @@ class AgentTraining:
                 epochs.update(self.env_steps - before)
             self._share_episodes()
             stopping = self._pretrain_world_model(stop, metrics_file, writer, epochs)
-            while self.env_steps < p.env_steps and not stopping:
+            if (c.world_model_updates_left or c.agent_updates_left) and not stopping:  # the epoch a signal cut short: a second row
+                row = {"epoch": c.epoch, **self._epoch_updates(stop)}
+                stopping = self._end_epoch(row, stop, metrics_file, writer, epochs)
+            while (c.epoch < p.epochs or self.env_steps < p.env_steps) and not stopping:
                 row = self._epoch(stop, epochs)
-                stopping = any_rank(stop.requested, self.dist, self.device)
-                if main:
-                    if c.epoch % p.eval_every == 0 and not stopping:
-                        row.update(self._evaluate(p.eval_episodes, p.eval_max_steps))
-                    row.update({"world_model_updates": c.world_model_updates, "agent_updates": c.agent_updates, "time": self._seconds()})
-                    self._log(row, metrics_file, writer, epochs)
-                self._checkpoint_if_due(stopping)
+                stopping = self._end_epoch(row, stop, metrics_file, writer, epochs)
             if not stopping:
                 if main:
                     self.collector.flush()  # the episode being played when the budget ran out

@@ -1,0 +1,76 @@
+"""``jedi-train``'s options: preset overrides, JEDI world-model options, and what a resume must keep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jedi_play.cli.errors import UserError
+from trainer.agent.config import TrainConfig, world_model_options
+from trainer.agent.presets import PRESETS, Preset
+
+
+def test_overrides_change_only_their_fields_of_the_preset() -> None:
+    config = TrainConfig("Asterix", Path("run"), agent_lr=1e-3, agent_updates=8, world_model_updates=40)
+    budget = config.budget()
+    assert (budget.agent_lr, budget.agent_updates, budget.world_model_updates) == (1e-3, 8, 40)
+    cpu = PRESETS["cpu"]
+    assert budget.entropy_weight == cpu.entropy_weight and budget.env_steps == cpu.env_steps and budget.world_model_lr == cpu.world_model_lr
+    assert TrainConfig("Asterix", Path("run")).budget() == cpu
+    assert TrainConfig("Asterix", Path("run"), entropy_weight=0.0).budget().entropy_weight == 0.0
+
+
+def test_more_steps_per_epoch_keep_the_presets_epochs() -> None:
+    cpu = PRESETS["cpu"]
+    budget = TrainConfig("Asterix", Path("run"), steps_per_epoch=4 * cpu.steps_per_epoch).budget()
+    assert budget.epochs == cpu.epochs and budget.steps_per_epoch == 4 * cpu.steps_per_epoch
+    assert budget.env_steps - budget.initial_random_steps == 4 * (cpu.env_steps - cpu.initial_random_steps)
+
+
+@pytest.mark.parametrize("override", [{"agent_updates": 0}, {"steps_per_epoch": 0}, {"agent_lr": -1e-3}, {"entropy_weight": -0.1}, {"agent_lr": float("nan")}])
+def test_overrides_out_of_range_are_refused(override: dict) -> None:
+    with pytest.raises(UserError, match="must be"):
+        TrainConfig("Asterix", Path("run"), **override).budget()
+
+
+def test_a_run_resumes_only_with_its_own_overrides() -> None:
+    saved = {"train_config": {"world_model": "jedi", "preset": "cpu", "agent_lr": 1e-3}}
+    TrainConfig("Asterix", Path("run"), agent_lr=1e-3).check_resumes(saved)
+    with pytest.raises(UserError, match="--agent-lr 0.001"):
+        TrainConfig("Asterix", Path("run")).check_resumes(saved)
+    with pytest.raises(UserError, match="without --agent-updates"):  # a run.json from before the option counts as its default
+        TrainConfig("Asterix", Path("run"), agent_lr=1e-3, agent_updates=8).check_resumes(saved)
+
+
+def test_the_presets_jedi_options_apply_unless_the_command_line_says_otherwise() -> None:
+    preset = Preset(300, 100, 100, 2, 2, 4, 2, jedi_options=(("latent_norm", True), ("mean_predictor_channels", (96,))))
+    jedi = TrainConfig("Asterix", Path("run"))
+    assert world_model_options(jedi, preset, 9) == {"num_actions": 9, "latent_norm": True, "mean_predictor_channels": (96,), "dream_reward_weight": 0.0}
+    changed = TrainConfig("Asterix", Path("run"), latent_norm=False, mean_predictor_channels=0, predict_delta=True)
+    options = world_model_options(changed, preset, 9)
+    assert (options["latent_norm"], options["mean_predictor_channels"], options["predict_delta"]) == (False, (), True)
+    assert world_model_options(TrainConfig("Asterix", Path("run"), world_model="diamond"), preset, 9) == {"num_actions": 9}
+    with pytest.raises(UserError, match="--mean-predictor-channels must be at least 0"):
+        world_model_options(TrainConfig("Asterix", Path("run"), mean_predictor_channels=-1), preset, 9)
+    assert world_model_options(TrainConfig("Asterix", Path("run"), reward_reads_mean=True), preset, 9)["reward_reads_mean"] is True
+    with pytest.raises(UserError, match="--reward-reads-mean reads the mean predictor's next latent"):
+        world_model_options(TrainConfig("Asterix", Path("run"), reward_reads_mean=True, mean_predictor_channels=0), preset, 9)
+    assert world_model_options(TrainConfig("Asterix", Path("run"), decoder_grad_weight=30.0), preset, 9)["decoder_grad_weight"] == 30.0
+    for weight in (-1.0, float("nan")):
+        with pytest.raises(UserError, match="--decoder-grad-weight must be at least 0"):
+            world_model_options(TrainConfig("Asterix", Path("run"), decoder_grad_weight=weight), preset, 9)
+    assert world_model_options(TrainConfig("Asterix", Path("run"), decoder_motion_weight=100.0), preset, 9)["decoder_motion_weight"] == 100.0
+    assert "decoder_motion_weight" not in world_model_options(TrainConfig("Asterix", Path("run")), preset, 9)  # the preset's: off
+    for weight in (-1.0, float("nan")):
+        with pytest.raises(UserError, match="--decoder-motion-weight must be at least 0"):
+            world_model_options(TrainConfig("Asterix", Path("run"), decoder_motion_weight=weight), preset, 9)
+
+
+def test_a_run_resumes_only_with_its_own_jedi_options() -> None:
+    saved = {"train_config": {"world_model": "jedi", "preset": "cpu", "latent_norm": False, "mean_predictor_channels": 64}}
+    TrainConfig("Asterix", Path("run"), latent_norm=False, mean_predictor_channels=64).check_resumes(saved)
+    with pytest.raises(UserError, match="--no-latent-norm; resume it with the same"):
+        TrainConfig("Asterix", Path("run"), mean_predictor_channels=64).check_resumes(saved)
+    with pytest.raises(UserError, match="--mean-predictor-channels 64"):
+        TrainConfig("Asterix", Path("run"), latent_norm=False).check_resumes(saved)

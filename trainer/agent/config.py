@@ -1,0 +1,132 @@
+"""What one whole-agent run trains: ``jedi-train``'s options (``TrainConfig``), the preset budget they
+override, and the JEDI world-model options they set; a resumed run must keep every option that defines it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Literal
+
+from jedi_play.cli.errors import UserError
+from trainer.agent.presets import PRESETS, Preset
+from trainer.world_model.train import check_decoder_weight, check_reward_alignment
+
+
+@dataclass
+class TrainConfig:
+    """Whole-agent training under the Atari 100k protocol."""
+
+    game: str = field(metadata={"help": "Atari 100k game, e.g. Asterix"})
+    out: Path = field(metadata={"help": "run folder (checkpoints, metrics, replay)", "metavar": "RUN_DIR"})
+    world_model: Literal["jedi", "diamond"] = field(default="jedi", metadata={"help": "world model"})
+    preset: Literal["atari100k", "cpu", "cpu-v1", "cpu100k", "smoke"] = field(default="cpu", metadata={"help": "training budget"})
+    resume: bool = field(default=False, metadata={"help": "continue the run in RUN_DIR from its last checkpoint"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    device: Literal["auto", "cpu", "cuda", "mps"] = field(default="auto", metadata={"help": "torch device"})
+    threads: int | None = field(default=None, metadata={"help": "CPU threads for torch (default: torch's choice)", "metavar": "N"})
+    dream_reward_weight: float = field(
+        default=0.0, metadata={"help": "JEDI, not in the paper: weight of the reward loss on sampled next latents (0 = off)", "metavar": "W"}
+    )
+    reward_foresight: bool = field(
+        default=False, metadata={"help": "not in the paper: read each step's reward and end from the transition before it and the action"}
+    )
+    latent_norm: bool | None = field(
+        default=None, metadata={"help": "JEDI, not in the paper: the denoiser works on latents normalised by running statistics (default: the preset's)"}
+    )
+    predict_delta: bool | None = field(
+        default=None, metadata={"help": "JEDI, not in the paper: the denoiser predicts the change from the last latent (default: the preset's)"}
+    )
+    mean_predictor_channels: int | None = field(
+        default=None,
+        metadata={"help": "JEDI, not in the paper: channels of a regressed next-latent mean the denoiser diffuses around, 0 = none (default: the preset's)", "metavar": "C"},
+    )
+    reward_reads_mean: bool | None = field(
+        default=None, metadata={"help": "JEDI, not in the paper: read each step's reward and end from the mean predictor's next latent (default: the preset's)"}
+    )
+    reward_reads_standardized: bool | None = field(
+        default=None,
+        metadata={"help": "JEDI, not in the paper: the reward model reads latents standardised by --latent-norm's statistics (default: the preset's)"},
+    )
+    decoder_grad_weight: float | None = field(
+        default=None,
+        metadata={"help": "JEDI, the paper's ablation: weight of the pixel decoder's gradient into the encoder, 0 = none (default: the preset's)", "metavar": "W"},
+    )
+    decoder_motion_weight: float | None = field(
+        default=None,
+        metadata={"help": "JEDI, not in the paper: extra weight of the decoder's error on pixels that moved since the frame before, 0 = none (default: the preset's)", "metavar": "W"},
+    )
+    # the preset's own values unless given
+    world_model_updates: int | None = field(default=None, metadata={"help": "world-model updates per epoch", "metavar": "N"})
+    agent_updates: int | None = field(default=None, metadata={"help": "actor-critic updates per epoch", "metavar": "N"})
+    agent_lr: float | None = field(default=None, metadata={"help": "actor-critic learning rate", "metavar": "LR"})
+    entropy_weight: float | None = field(default=None, metadata={"help": "actor-critic entropy weight", "metavar": "W"})
+    steps_per_epoch: int | None = field(
+        default=None, metadata={"help": "real steps the agent collects each epoch; the run keeps the preset's epochs, so its real steps grow", "metavar": "N"}
+    )
+
+    def preset_overrides(self) -> dict[str, float]:
+        """The preset fields this run replaces, with their values."""
+        return {name: getattr(self, name) for name in PRESET_OVERRIDES if getattr(self, name) is not None}
+
+    def budget(self) -> Preset:
+        """The preset with this run's overrides; ``UserError`` for an override out of range."""
+        overrides = self.preset_overrides()
+        for name, value in overrides.items():
+            if value < 0 or (value == 0 and name != "entropy_weight") or value != value:
+                flag = "--" + name.replace("_", "-")
+                raise UserError(f"{flag} must be {'at least 0' if name == 'entropy_weight' else 'positive'}, got {value}")
+        preset = PRESETS[self.preset]
+        if "steps_per_epoch" in overrides:  # the same epochs, each collecting more (or fewer) real steps
+            overrides["env_steps"] = preset.initial_random_steps + preset.epochs * overrides["steps_per_epoch"]
+        return replace(preset, **overrides)
+
+    def check_resumes(self, run_info: dict) -> None:
+        """Raise ``UserError`` if this config would change what the run in ``run.json`` trains.
+
+        (Options a run's ``run.json`` predates count as their defaults.)
+        """
+        saved = run_info.get("train_config", {})
+        for f in fields(self):
+            if f.name in RUN_DEFINING_OPTIONS and saved.get(f.name, f.default) != getattr(self, f.name):
+                flag, value = "--" + f.name.replace("_", "-"), saved.get(f.name, f.default)
+                if value is None:
+                    raise UserError(f"{self.out} was trained without {flag} (the preset's value); resume it without")
+                if isinstance(value, bool):
+                    raise UserError(f"{self.out} was trained with {flag if value else '--no-' + flag[2:]}; resume it with the same")
+                raise UserError(f"{self.out} was trained with {flag} {value}; resume it with the same value")
+
+
+PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "steps_per_epoch")
+JEDI_ONLY_OPTIONS = (
+    "dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized", "decoder_grad_weight",
+    "decoder_motion_weight",
+)
+RUN_DEFINING_OPTIONS = ("world_model", "preset", "reward_foresight", *JEDI_ONLY_OPTIONS, *PRESET_OVERRIDES)
+
+
+def world_model_options(config: TrainConfig, preset: Preset, num_actions: int) -> dict:
+    """The world model's config fields this run sets: the preset's JEDI options, then the command line's."""
+    options: dict = {"num_actions": num_actions}
+    if config.world_model == "jedi":
+        options.update(preset.jedi_options)
+    for name in JEDI_ONLY_OPTIONS:
+        value = getattr(config, name)
+        if value is None:
+            continue
+        if config.world_model != "jedi":
+            if value:
+                raise UserError(f"--{name.replace('_', '-')} applies to the JEDI world model only")
+            continue
+        if name == "mean_predictor_channels":
+            if value < 0:
+                raise UserError(f"--mean-predictor-channels must be at least 0, got {value}")
+            value = (value,) if value else ()
+        if name in ("decoder_grad_weight", "decoder_motion_weight"):
+            check_decoder_weight(name, value)
+        options[name] = value
+    if options.get("reward_reads_standardized") and not options.get("latent_norm"):
+        raise UserError("--reward-reads-standardized reads latents standardised by --latent-norm's statistics: add --latent-norm")
+    check_reward_alignment(config.reward_foresight, config.dream_reward_weight, bool(options.get("reward_reads_mean")), bool(options.get("mean_predictor_channels")))
+    if config.reward_foresight:
+        options["reward_foresight"] = True
+    return options
