@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,11 @@ from trainer.agent.loop import mean_metrics
 from trainer.agent.presets import PRESETS, Preset
 
 
+def metrics_rows(run_dir: Path) -> list[dict]:
+    """The rows of a run's ``metrics.jsonl``."""
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
 def test_epoch_metrics_skip_updates_that_did_not_measure() -> None:
     nan = float("nan")
     rows = [{"loss": 1.0, "denoise_loss_switched": nan}, {"loss": 3.0, "denoise_loss_switched": 2.0}, {"loss": 2.0, "denoise_loss_switched": nan}]
@@ -20,14 +26,13 @@ def test_epoch_metrics_skip_updates_that_did_not_measure() -> None:
 
 
 def test_the_agent_waits_its_delay_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import json
     from dataclasses import replace
 
     from trainer.agent import loop
 
     monkeypatch.setitem(PRESETS, "smoke", replace(PRESETS["smoke"], agent_delay_epochs=1, eval_every=100, initial_world_model_updates=0))
     row, finished = loop.train_agent(TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1), progress=False)
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rows = metrics_rows(tmp_path / "run")
     assert finished and [r["epoch"] for r in rows] == [1, 2]
     assert "ac_loss" not in rows[0] and rows[0]["agent_updates"] == 0 and rows[0]["world_model_updates"] == 2
     assert "ac_loss" in rows[1] and rows[1]["agent_updates"] == 2
@@ -44,7 +49,6 @@ def test_a_runs_agent_updates_leave_out_the_delay() -> None:
 def test_the_world_models_first_updates_resume_where_a_signal_stopped_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A SIGTERM during the updates before the first epoch: the checkpoint keeps the updates done, the resumed
     run does only the rest, and the metrics hold each block once."""
-    import json
     import os
     import signal
     from dataclasses import replace
@@ -64,12 +68,12 @@ def test_the_world_models_first_updates_resume_where_a_signal_stopped_them(tmp_p
     monkeypatch.setattr(loop.AgentTraining, "_world_model_update", update_then_stop)
     config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1)
     _, finished = loop.train_agent(config, progress=False)
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rows = metrics_rows(tmp_path / "run")
     assert not finished and [(r["epoch"], r["world_model_updates"]) for r in rows] == [(0, 2), (0, 3)]
 
     monkeypatch.setattr(loop.AgentTraining, "_world_model_update", real_update)
     _, finished = loop.train_agent(replace(config, resume=True), progress=False)
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rows = metrics_rows(tmp_path / "run")
     smoke = PRESETS["smoke"]
     assert finished and [(r["epoch"], r["world_model_updates"]) for r in rows] == [
         (0, 2), (0, 3), (0, 5), *((e, 5 + e * smoke.world_model_updates) for e in range(1, smoke.epochs + 1))
@@ -108,7 +112,6 @@ def test_an_epoch_a_signal_cut_short_is_finished_by_the_resumed_run(tmp_path: Pa
     """A SIGTERM between the first epoch's world-model updates: the resumed run does that epoch's remaining
     updates (a second row for it), plays again the steps of the episode that was in progress, and ends with
     the epochs, updates and real steps of a run never stopped."""
-    import json
     import os
     import signal
     from dataclasses import replace
@@ -135,7 +138,7 @@ def test_an_epoch_a_signal_cut_short_is_finished_by_the_resumed_run(tmp_path: Pa
 
     monkeypatch.setattr(loop.AgentTraining, "_world_model_update", real_update)
     _, finished = loop.train_agent(replace(config, resume=True), progress=False)
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rows = metrics_rows(tmp_path / "run")
     wm, ac = smoke.world_model_updates, smoke.agent_updates
     assert finished and [(r["epoch"], r["world_model_updates"], r["agent_updates"]) for r in rows] == [
         (0, 1, 0), (1, 2, 0), (1, 1 + wm, ac), (2, 1 + 2 * wm, 2 * ac)
