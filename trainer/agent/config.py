@@ -63,6 +63,9 @@ class TrainConfig:
     steps_per_epoch: int | None = field(
         default=None, metadata={"help": "real steps the agent collects each epoch; the run keeps the preset's epochs, so its real steps grow", "metavar": "N"}
     )
+    denoising_steps: int | None = field(
+        default=None, metadata={"help": "denoising steps of each imagined step (fewer make the agent's updates cheaper)", "metavar": "N"}
+    )
 
     def preset_overrides(self) -> dict[str, float]:
         """The preset fields this run replaces, with their values."""
@@ -96,7 +99,7 @@ class TrainConfig:
                 raise UserError(f"{self.out} was trained with {flag} {value}; resume it with the same value")
 
 
-PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "steps_per_epoch")
+PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "steps_per_epoch", "denoising_steps")
 JEDI_ONLY_OPTIONS = (
     "dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized", "decoder_grad_weight",
     "decoder_motion_weight",

@@ -66,6 +66,9 @@ class FrozenAgentConfig:
     )
     lr: float = field(default=CPU.agent_lr, metadata={"help": "AdamW learning rate"})
     entropy_weight: float = field(default=CPU.entropy_weight, metadata={"help": "entropy bonus weight"})
+    denoising_steps: int = field(
+        default=CPU.denoising_steps, metadata={"help": "dream: denoising steps of each imagined step", "metavar": "N"}
+    )
     episodes: int = field(
         default=100, metadata={"help": "evaluation episodes of the final agent (0: none)", "metavar": "N"}
     )
@@ -84,7 +87,7 @@ class FrozenAgentConfig:
     )
 
     def __post_init__(self) -> None:
-        for name in ("updates", "batch_size", "log_every"):
+        for name in ("updates", "batch_size", "log_every", "denoising_steps"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
         if self.episodes < 0:
@@ -168,13 +171,13 @@ class DreamRollouts:
     """Games imagined in a frozen world model's dream, each from real context frames of an episode folder."""
 
     def __init__(
-        self, world_model: WorldModel, data: Path, game: str, batch_size: int, outcomes: str, seed: int
+        self, world_model: WorldModel, data: Path, game: str, batch_size: int, outcomes: str, seed: int, denoising_steps: int
     ) -> None:
         store = EpisodeStore.open(data)
         if store.game != game:
             raise UserError(f"{data} holds {store.game} episodes; the model is for {game}")
         self.sampler = SegmentSampler(world_model.num_cond_steps - 1, store.load_all(), seed=seed)
-        self.dream = DreamEnv(world_model, CPU.denoising_steps, outcomes=outcomes)  # type: ignore[arg-type]
+        self.dream = DreamEnv(world_model, denoising_steps, outcomes=outcomes)  # type: ignore[arg-type]
         self.dream.seed(seed)
         self.batch_size = batch_size
 
@@ -202,7 +205,7 @@ def train_frozen_agent(config: FrozenAgentConfig, progress: bool = True) -> dict
     imagination = ImaginationConfig(entropy_weight=config.entropy_weight)
     games: Rollouts
     if config.data is not None:
-        games = DreamRollouts(world_model, config.data, loaded.game, config.batch_size, config.outcomes, config.seed)
+        games = DreamRollouts(world_model, config.data, loaded.game, config.batch_size, config.outcomes, config.seed, config.denoising_steps)
     else:
         games = RealRollouts(loaded.game, world_model, config.batch_size, config.seed)
     log: list[dict] = []

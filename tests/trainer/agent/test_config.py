@@ -19,6 +19,7 @@ def test_overrides_change_only_their_fields_of_the_preset() -> None:
     assert budget.entropy_weight == cpu.entropy_weight and budget.env_steps == cpu.env_steps and budget.world_model_lr == cpu.world_model_lr
     assert TrainConfig("Asterix", Path("run")).budget() == cpu
     assert TrainConfig("Asterix", Path("run"), entropy_weight=0.0).budget().entropy_weight == 0.0
+    assert TrainConfig("Asterix", Path("run"), denoising_steps=1).budget().denoising_steps == 1 != cpu.denoising_steps
 
 
 def test_more_steps_per_epoch_keep_the_presets_epochs() -> None:
@@ -28,7 +29,7 @@ def test_more_steps_per_epoch_keep_the_presets_epochs() -> None:
     assert budget.env_steps - budget.initial_random_steps == 4 * (cpu.env_steps - cpu.initial_random_steps)
 
 
-@pytest.mark.parametrize("override", [{"agent_updates": 0}, {"steps_per_epoch": 0}, {"agent_lr": -1e-3}, {"entropy_weight": -0.1}, {"agent_lr": float("nan")}])
+@pytest.mark.parametrize("override", [{"agent_updates": 0}, {"steps_per_epoch": 0}, {"denoising_steps": 0}, {"agent_lr": -1e-3}, {"entropy_weight": -0.1}, {"agent_lr": float("nan")}])
 def test_overrides_out_of_range_are_refused(override: dict) -> None:
     with pytest.raises(UserError, match="must be"):
         TrainConfig("Asterix", Path("run"), **override).budget()

@@ -13,6 +13,7 @@ import torch
 from cli_helpers import assert_main_error
 
 import trainer.agent.frozen_model as frozen_model
+from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.hub import load_model_folder, save_model_folder
 from tests.app_helpers import ASTERIX_ACTIONS, agent_for, tiny_world_model
 from trainer.agent.imagination import ImaginationConfig, actor_critic_loss
@@ -128,20 +129,30 @@ def test_command_trains_and_writes_its_result(tmp_path: Path, capsys: pytest.Cap
     assert (small / "world_model.safetensors").stat().st_size < (tmp_path / "trained" / "world_model.safetensors").stat().st_size / 3
 
 
-def test_command_trains_in_the_dream(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_trains_in_the_dream(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    dreams: list[DreamEnv] = []
+
+    class SeenDreamEnv(DreamEnv):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            dreams.append(self)
+
+    monkeypatch.setattr(frozen_model, "DreamEnv", SeenDreamEnv)
     data, out = tmp_path / "episodes", tmp_path / "dream.json"
     collect_random(CollectConfig("Asterix", 60, data))
     argv = ["agent", "--model", str(_model_folder(tmp_path)), "--json", str(out), "--rollouts", "dream"]
     argv += ["--data", str(data), "--updates", "2", "--batch-size", "3", "--episodes", "0", "--log-every", "1"]
-    assert main([*argv, "--outcomes", "sample", "--threads", "1"]) == 0
+    assert main([*argv, "--outcomes", "sample", "--denoising-steps", "1", "--threads", "1"]) == 0
     assert "Asterix: 2 updates on 90 dream steps" in capsys.readouterr().out
-    log = json.loads(out.read_text())["log"]
-    assert [row["update"] for row in log] == [1, 2] and "games" not in log[0]
+    result = json.loads(out.read_text())
+    assert [row["update"] for row in result["log"]] == [1, 2] and "games" not in result["log"][0]
+    assert result["config"]["denoising_steps"] == 1 and [dream.denoising_steps for dream in dreams] == [1]
 
 
 def test_command_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     common: list[Any] = ["agent", "--json", str(tmp_path / "r.json"), "--model", str(_model_folder(tmp_path))]
     assert_main_error(main, capsys, [*common, "--updates", "0"], "--updates", "at least 1")
+    assert_main_error(main, capsys, [*common, "--denoising-steps", "0"], "--denoising-steps", "at least 1")
     assert_main_error(main, capsys, [*common, "--rollouts", "dream"], "--data DIR", "--rollouts dream")
     assert_main_error(main, capsys, [*common, "--data", str(tmp_path)], "--data DIR", "--rollouts dream")
     assert_main_error(main, capsys, [*common, "--to", str(tmp_path / "model")], "--to", "another folder")
