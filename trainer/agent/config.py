@@ -3,6 +3,7 @@ override, and the JEDI world-model options they set; a resumed run must keep eve
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
@@ -19,7 +20,7 @@ class TrainConfig:
     game: str = field(metadata={"help": "Atari 100k game, e.g. Asterix"})
     out: Path = field(metadata={"help": "run folder (checkpoints, metrics, replay)", "metavar": "RUN_DIR"})
     world_model: Literal["jedi", "diamond"] = field(default="jedi", metadata={"help": "world model"})
-    preset: Literal["atari100k", "cpu", "cpu-v1", "cpu100k", "smoke"] = field(default="cpu", metadata={"help": "training budget"})
+    preset: Literal["atari100k", "cpu", "cpu-v2", "cpu-v1", "cpu100k", "smoke"] = field(default="cpu", metadata={"help": "training budget"})
     resume: bool = field(default=False, metadata={"help": "continue the run in RUN_DIR from its last checkpoint"})
     seed: int = field(default=0, metadata={"help": "random seed"})
     device: Literal["auto", "cpu", "cuda", "mps"] = field(default="auto", metadata={"help": "torch device"})
@@ -97,6 +98,29 @@ class TrainConfig:
                 if isinstance(value, bool):
                     raise UserError(f"{self.out} was trained with {flag if value else '--no-' + flag[2:]}; resume it with the same")
                 raise UserError(f"{self.out} was trained with {flag} {value}; resume it with the same value")
+        self._check_budget_resumes(saved.get("preset", "cpu"), run_info.get("preset"))
+
+    def _check_budget_resumes(self, saved_preset: str, saved_budget: dict | None) -> None:
+        """Raise ``UserError`` unless this config gives the budget the run was trained with (``run.json``): a
+        preset that has taken a new form since keeps its old one under another name (``cpu-v2``)."""
+        if saved_budget is None:  # a run.json without its budget
+            if saved_preset != self.preset:
+                raise UserError(f"{self.out} was trained with --preset {saved_preset}; resume it with the same value")
+            return
+        if same_budget(self.budget(), saved_budget):
+            return
+        now = [name for name in PRESETS if same_budget(replace(self, preset=name).budget(), saved_budget)]
+        if saved_preset != self.preset:
+            raise UserError(f"{self.out} was trained with --preset {saved_preset}; resume it with --preset {now[0] if now else saved_preset}")
+        where = f"resume it with --preset {now[0]}, which gives that budget now" if now else "no preset gives that budget now"
+        raise UserError(f"{self.out} was trained under an earlier form of the '{saved_preset}' preset; {where}")
+
+
+def same_budget(budget: Preset, saved: dict) -> bool:
+    """Whether ``budget`` is the one a run saved (``run.json``'s ``preset``), on the fields both know. The
+    JEDI options are left out: a resumed run keeps the world model it was built with."""
+    now = json.loads(json.dumps(budget.to_dict()))
+    return all(now[name] == value for name, value in saved.items() if name in now and name != "jedi_options")
 
 
 PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "steps_per_epoch", "denoising_steps")
@@ -104,7 +128,7 @@ JEDI_ONLY_OPTIONS = (
     "dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized", "decoder_grad_weight",
     "decoder_motion_weight",
 )
-RUN_DEFINING_OPTIONS = ("world_model", "preset", "reward_foresight", *JEDI_ONLY_OPTIONS, *PRESET_OVERRIDES)
+RUN_DEFINING_OPTIONS = ("world_model", "reward_foresight", *JEDI_ONLY_OPTIONS, *PRESET_OVERRIDES)
 
 
 def world_model_options(config: TrainConfig, preset: Preset, num_actions: int) -> dict:

@@ -3,7 +3,7 @@
 Paper-size models on synthetic batches: world-model training updates per second at batch 32, peak
 training memory, dream frames per second at batch 1 with 3 denoising steps (decoding included) and
 imagined steps per second at batch 32, with the JEDI / DIAMOND ratios. Then the CPU presets' JEDI world
-models (``cpu-v1``'s, and ``cpu``'s with ``--reward-reads-mean``): their training and imagination speed. A
+models (``cpu-v1``'s, and ``cpu-v2``'s, with ``--reward-reads-mean``): their training and imagination speed. A
 benchmark, not a test.
 """
 
@@ -43,7 +43,7 @@ class BenchConfig:
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
     json: Path | None = field(default=None, metadata={"help": "write the figures to FILE", "metavar": "FILE"})
     compile: bool = field(default=True, metadata={"help": "also time the batch-1 dream with torch.compile'd networks"})
-    cpu_preset: bool = field(default=True, metadata={"help": "also time the CPU presets' JEDI world models (cpu-v1, and cpu with --reward-reads-mean)"})
+    cpu_preset: bool = field(default=True, metadata={"help": "also time the CPU presets' JEDI world models (cpu-v1, and cpu-v2 with --reward-reads-mean)"})
 
 
 def build_parser() -> CliParser:

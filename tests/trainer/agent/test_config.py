@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ def test_overrides_change_only_their_fields_of_the_preset() -> None:
     assert budget.entropy_weight == cpu.entropy_weight and budget.env_steps == cpu.env_steps and budget.world_model_lr == cpu.world_model_lr
     assert TrainConfig("Asterix", Path("run")).budget() == cpu
     assert TrainConfig("Asterix", Path("run"), entropy_weight=0.0).budget().entropy_weight == 0.0
-    assert TrainConfig("Asterix", Path("run"), denoising_steps=1).budget().denoising_steps == 1 != cpu.denoising_steps
+    assert TrainConfig("Asterix", Path("run"), denoising_steps=2).budget().denoising_steps == 2 != cpu.denoising_steps
 
 
 def test_more_steps_per_epoch_keep_the_presets_epochs() -> None:
@@ -42,6 +43,26 @@ def test_a_run_resumes_only_with_its_own_overrides() -> None:
         TrainConfig("Asterix", Path("run")).check_resumes(saved)
     with pytest.raises(UserError, match="without --agent-updates"):  # a run.json from before the option counts as its default
         TrainConfig("Asterix", Path("run"), agent_lr=1e-3, agent_updates=8).check_resumes(saved)
+
+
+def test_a_run_resumes_only_with_the_budget_it_was_trained_with() -> None:
+    """A run of an earlier form of a preset is pointed to the name that form has now, and resumes under it."""
+    old_cpu = TrainConfig("Asterix", Path("run"), preset="cpu-v2")
+    saved = {"train_config": {"world_model": "jedi", "preset": "cpu"}, "preset": json.loads(json.dumps(old_cpu.budget().to_dict()))}
+    with pytest.raises(UserError, match="earlier form of the 'cpu' preset; resume it with --preset cpu-v2"):
+        TrainConfig("Asterix", Path("run")).check_resumes(saved)
+    old_cpu.check_resumes(saved)
+    with pytest.raises(UserError, match="was trained with --preset cpu; resume it with --preset cpu-v2"):
+        TrainConfig("Asterix", Path("run"), preset="cpu-v1").check_resumes(saved)
+
+    # a run whose overrides give the present preset's budget resumes under it, whatever its JEDI options' place
+    pong = TrainConfig("Pong", Path("run"), preset="cpu", world_model_updates=40, steps_per_epoch=400, agent_updates=50, denoising_steps=1)
+    budget = json.loads(json.dumps(pong.budget().to_dict())) | {"jedi_options": []}
+    pong.check_resumes({"train_config": {"world_model": "jedi", "preset": "cpu", **pong.preset_overrides()}, "preset": budget})
+
+    gone = saved | {"preset": saved["preset"] | {"agent_updates": 3}}
+    with pytest.raises(UserError, match="no preset gives that budget now"):
+        TrainConfig("Asterix", Path("run")).check_resumes(gone)
 
 
 def test_the_presets_jedi_options_apply_unless_the_command_line_says_otherwise() -> None:

@@ -39,8 +39,9 @@ def test_the_agent_waits_its_delay_epochs(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_a_runs_agent_updates_leave_out_the_delay() -> None:
-    cpu, cpu_v1, smoke = PRESETS["cpu"], PRESETS["cpu-v1"], PRESETS["smoke"]
-    assert cpu.epochs == 50 and cpu.total_agent_updates == 700  # the bundled Asterix agent's 700 updates
+    cpu, cpu_v2, cpu_v1, smoke = PRESETS["cpu"], PRESETS["cpu-v2"], PRESETS["cpu-v1"], PRESETS["smoke"]
+    assert cpu.epochs == 50 and cpu.total_agent_updates == 2_500 and cpu.env_steps == 40_000
+    assert cpu_v2.epochs == 50 and cpu_v2.total_agent_updates == 700  # the bundled Asterix agent's 700 updates
     assert cpu_v1.epochs == 150 and cpu_v1.total_agent_updates == cpu_v1.agent_updates * (150 - cpu_v1.agent_delay_epochs)
     assert smoke.epochs == 2 and smoke.total_agent_updates == 2 * smoke.agent_updates
     assert Preset(250, 100, 100, 2, 3, 4, 2, agent_delay_epochs=5).total_agent_updates == 0  # 2 epochs, both waited out
