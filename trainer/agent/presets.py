@@ -131,7 +131,7 @@ PRESETS: dict[str, Preset] = {
     "cpu": CPU,
     "cpu-v2": CPU_V2,
     "cpu-v1": CPU_V1,
-    # The `cpu` preset's 150 epochs of updates over Atari 100k's whole 100,000 real steps (collection costs
+    # The `cpu-v1` preset's 150 epochs of updates over Atari 100k's whole 100,000 real steps (collection costs
     # minutes, not hours). Made to test whether more varied data puts the game's rewards in the dream; on
     # Asterix it did not, and the agent scored below the `cpu` run's (README, "Agents").
     "cpu100k": replace(CPU_V1, env_steps=100_000, initial_random_steps=10_000, steps_per_epoch=600),
