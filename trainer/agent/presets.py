@@ -109,7 +109,7 @@ CPU_V2 = replace(
     jedi_options=(*CPU_V1.jedi_options, ("reward_reads_mean", True), ("reward_reads_standardized", True)),
 )
 
-# About 70 minutes on two CPU cores (Pong: 69 min). ``cpu-v2`` with the changes its runs called for
+# 70 to 95 minutes alone on two CPU cores (Pong: 69 min, Breakout: 93). ``cpu-v2`` with the changes its runs called for
 # (README, "Agents"): 40 world-model updates an epoch instead of 10 (Asterix beat random with them); 400 real
 # steps an epoch instead of 100, 40,000 in all; a decoder that weighs the pixels that moved 100 times more,
 # so that the latents keep Pong's and Breakout's ball; and 50 agent updates an epoch instead of 14, 2,500 in
@@ -133,7 +133,7 @@ PRESETS: dict[str, Preset] = {
     "cpu-v1": CPU_V1,
     # The `cpu-v1` preset's 150 epochs of updates over Atari 100k's whole 100,000 real steps (collection costs
     # minutes, not hours). Made to test whether more varied data puts the game's rewards in the dream; on
-    # Asterix it did not, and the agent scored below the `cpu` run's (README, "Agents").
+    # Asterix it did not, and the agent scored below the `cpu-v1` run's (README, "Agents").
     "cpu100k": replace(CPU_V1, env_steps=100_000, initial_random_steps=10_000, steps_per_epoch=600),
     # Seconds: every phase runs once or twice on a real game, with the `cpu` preset's models.
     "smoke": Preset(
