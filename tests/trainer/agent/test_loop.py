@@ -145,3 +145,41 @@ def test_an_epoch_a_signal_cut_short_is_finished_by_the_resumed_run(tmp_path: Pa
         (0, 1, 0), (1, 2, 0), (1, 1 + wm, ac), (2, 1 + 2 * wm, 2 * ac)
     ]
     assert EpisodeStore.open(tmp_path / "run" / "replay").num_steps() == smoke.env_steps == rows[-1]["env_steps"]
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_on_its_stored_episodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed after the random steps were stored but before any checkpoint: ``--resume`` keeps every stored
+    episode, starts the models again and ends with a whole run's steps and rows; without ``--resume`` the
+    folder is refused, as is ``--resume`` on a folder that holds no run."""
+    from dataclasses import replace
+
+    from jedi_play.cli.errors import UserError
+    from trainer.agent import loop
+    from trainer.data.store import EpisodeStore
+
+    class Killed(Exception):
+        pass
+
+    def kill(*args: object) -> bool:
+        raise Killed  # as SIGKILL would: no checkpoint, nothing written after this point
+
+    real_pretrain = loop.AgentTraining._pretrain_world_model
+    monkeypatch.setattr(loop.AgentTraining, "_pretrain_world_model", kill)
+    config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1)
+    with pytest.raises(Killed):
+        loop.train_agent(config, progress=False)
+    replay = tmp_path / "run" / "replay"
+    before = {p.name: p.read_bytes() for p in replay.glob("episode_*.npz")}
+    assert before and not (tmp_path / "run" / "checkpoint.safetensors").exists()
+
+    monkeypatch.setattr(loop.AgentTraining, "_pretrain_world_model", real_pretrain)
+    with pytest.raises(UserError, match="already holds a run"):
+        loop.train_agent(config, progress=False)
+    with pytest.raises(UserError, match="no run to resume"):
+        loop.train_agent(replace(config, out=tmp_path / "empty", resume=True), progress=False)
+    _, finished = loop.train_agent(replace(config, resume=True), progress=False)
+    after = {p.name: p.read_bytes() for p in replay.glob("episode_*.npz")}
+    assert finished and all(after.get(name) == data for name, data in before.items())
+    smoke = PRESETS["smoke"]
+    assert EpisodeStore.open(replay).num_steps() == smoke.env_steps
+    assert [r["epoch"] for r in metrics_rows(tmp_path / "run")] == [0, *range(1, smoke.epochs + 1)]
