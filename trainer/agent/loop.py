@@ -119,7 +119,7 @@ class AgentTraining:
         self.preset: Preset = config.budget()
         self.run_dir = config.out
         self.ckpt_path = self.run_dir / CHECKPOINT
-        started = (self.run_dir / "run.json").exists()
+        started = (self.run_dir / "run.json").exists()  # every rank looks before the ranks meet; rank 0 writes it after
         if (self.ckpt_path.exists() or started) and not config.resume:
             raise UserError(f"{self.run_dir} already holds a run; add --resume to continue it or choose another --out")
         if config.resume and not started:
