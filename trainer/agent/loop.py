@@ -125,7 +125,7 @@ class AgentTraining:
         if config.resume and not started:
             raise UserError(f"{self.run_dir} has no run to resume; drop --resume to start one there")
         # a run killed before its first checkpoint left its run.json and replay: it starts again on its episodes
-        restart = config.resume and not self.ckpt_path.exists()
+        from_checkpoint = config.resume and self.ckpt_path.exists()
         saved_info = json.loads((self.run_dir / "run.json").read_text()) if config.resume else {}
         if saved_info:
             config.check_resumes(saved_info)
@@ -153,10 +153,10 @@ class AgentTraining:
         self.agent_optim = torch.optim.AdamW(self.agent.parameters(), lr=self.preset.agent_lr, weight_decay=0.0)
         self.wm_lrs = [g["lr"] for g in self.wm_optim.param_groups]
         meta = {"counters": vars(Counters())}
-        if restart and self.main:
-            print(f"jedi-train: {self.run_dir} has no checkpoint yet; starting it again on the episodes it stored", flush=True)
-        if config.resume and not restart and self.main:
+        if from_checkpoint and self.main:
             meta = load_checkpoints(self.ckpt_path, self._models(), self._optimizers())
+        elif config.resume and self.main:
+            print(f"jedi-train: {self.run_dir} has no checkpoint yet; starting it again on the episodes it stored", flush=True)
         if self.dist.enabled:  # DDP sends rank 0's weights when it wraps them; the rest goes here
             meta, wm_state, agent_state = broadcast((meta, self.wm_optim.state_dict(), self.agent_optim.state_dict()), self.dist)
             self.wm_optim.load_state_dict(wm_state)
