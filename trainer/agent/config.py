@@ -61,6 +61,9 @@ class TrainConfig:
     agent_updates: int | None = field(default=None, metadata={"help": "actor-critic updates per epoch", "metavar": "N"})
     agent_lr: float | None = field(default=None, metadata={"help": "actor-critic learning rate", "metavar": "LR"})
     entropy_weight: float | None = field(default=None, metadata={"help": "actor-critic entropy weight", "metavar": "W"})
+    normalize_advantages: bool | None = field(
+        default=None, metadata={"help": "not in DIAMOND: scale each agent batch's advantages to zero mean and unit standard deviation (default: the preset's)"}
+    )
     steps_per_epoch: int | None = field(
         default=None, metadata={"help": "real steps the agent collects each epoch; the run keeps the preset's epochs, so its real steps grow", "metavar": "N"}
     )
@@ -76,6 +79,8 @@ class TrainConfig:
         """The preset with this run's overrides; ``UserError`` for an override out of range."""
         overrides = self.preset_overrides()
         for name, value in overrides.items():
+            if isinstance(value, bool):
+                continue
             if value < 0 or (value == 0 and name != "entropy_weight") or value != value:
                 flag = "--" + name.replace("_", "-")
                 raise UserError(f"{flag} must be {'at least 0' if name == 'entropy_weight' else 'positive'}, got {value}")
@@ -123,7 +128,9 @@ def same_budget(budget: Preset, saved: dict) -> bool:
     return all(now[name] == value for name, value in saved.items() if name in now and name != "jedi_options")
 
 
-PRESET_OVERRIDES = ("world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "steps_per_epoch", "denoising_steps")
+PRESET_OVERRIDES = (
+    "world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "normalize_advantages", "steps_per_epoch", "denoising_steps",
+)
 JEDI_ONLY_OPTIONS = (
     "dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized", "decoder_grad_weight",
     "decoder_motion_weight",

@@ -66,6 +66,10 @@ class FrozenAgentConfig:
     )
     lr: float = field(default=CPU.agent_lr, metadata={"help": "AdamW learning rate"})
     entropy_weight: float = field(default=CPU.entropy_weight, metadata={"help": "entropy bonus weight"})
+    normalize_advantages: bool = field(
+        default=CPU.normalize_advantages,
+        metadata={"help": "not in DIAMOND: scale each batch's advantages to zero mean and unit standard deviation"},
+    )
     denoising_steps: int = field(
         default=CPU.denoising_steps, metadata={"help": "dream: denoising steps of each imagined step", "metavar": "N"}
     )
@@ -202,7 +206,7 @@ def train_frozen_agent(config: FrozenAgentConfig, progress: bool = True) -> dict
     agent = ActorCritic(sizes)
     sync_input_statistics(agent, world_model)
     optim = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
-    imagination = ImaginationConfig(entropy_weight=config.entropy_weight)
+    imagination = ImaginationConfig(entropy_weight=config.entropy_weight, normalize_advantages=config.normalize_advantages)
     games: Rollouts
     if config.data is not None:
         games = DreamRollouts(world_model, config.data, loaded.game, config.batch_size, config.outcomes, config.seed, config.denoising_steps)
@@ -269,7 +273,7 @@ def agent_card(config: FrozenAgentConfig, result: dict, stored_as: WeightsDType 
         f"# {result['game']}: a frozen world model and an agent trained against it\n\n"
         f"- World model: `{config.model}`, unchanged.\n"
         f"- Agent: a fresh actor-critic, {config.updates} updates of {config.batch_size} {config.rollouts} games "
-        f"(lr {config.lr}, entropy weight {config.entropy_weight}), `jedi-train agent`, {result['train_seconds']} s.\n"
+        f"(lr {config.lr}, entropy weight {config.entropy_weight}{', advantages normalised' if config.normalize_advantages else ''}), `jedi-train agent`, {result['train_seconds']} s.\n"
         f"- Score: {score}.\n"
     )
     if stored_as:

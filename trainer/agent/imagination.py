@@ -27,6 +27,9 @@ class ImaginationConfig:
     gamma: float = 0.985
     lambda_: float = 0.95
     entropy_weight: float = 0.001
+    # Not in DIAMOND (PPO's advantage normalisation): scale each batch's advantages to zero mean and unit
+    # standard deviation, so the policy gradient does not shrink with sparse rewards against the entropy bonus.
+    normalize_advantages: bool = False
 
 
 @dataclass
@@ -82,6 +85,9 @@ def actor_critic_loss(rollout: Rollout, cfg: ImaginationConfig) -> tuple[Tensor,
     mean = lambda x: (x * w).sum() / w.sum()  # noqa: E731  (over the steps taken, each by its chance of being taken)
     values = rollout.values[:, :-1]
     advantage = (returns - values).detach()
+    if cfg.normalize_advantages:
+        centred = advantage - mean(advantage)
+        advantage = centred / (mean(centred.pow(2)).sqrt() + 1e-8)
     policy_loss = mean(-rollout.log_probs * advantage)
     entropy = mean(rollout.entropy)
     value_loss = mean((values - returns).pow(2))

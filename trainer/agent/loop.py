@@ -136,7 +136,9 @@ class AgentTraining:
         self.progress = progress and self.main
         if self.main:
             ranks = f", {self.dist.world_size} data-parallel ranks" if self.dist.enabled else ""
-            changed = "".join(f", {name} {value:g}" for name, value in config.preset_overrides().items())
+            changed = "".join(
+                f", {'' if value else 'no '}{name}" if isinstance(value, bool) else f", {name} {value:g}" for name, value in config.preset_overrides().items()
+            )
             print(f"jedi-train: {config.world_model} agent on {self.game.name}, preset {config.preset}{changed}, device {describe_device(self.device)}{ranks}", flush=True)
         torch.manual_seed(config.seed + 1000 * self.dist.rank)  # each rank its own noise; rank 0's weights win below
 
@@ -184,7 +186,9 @@ class AgentTraining:
             self.collector = Collector(self.env, self.store, seed=config.seed + len(episodes), on_episode=self._on_episode)
         self.player = AgentPlayer(self.world_model, self.agent, epsilon=COLLECT_EPSILON, seed=seed + 2)
         self.dream = DreamEnv(self.world_model, self.preset.denoising_steps, outcomes=self.preset.imagined_outcomes)
-        self.imagination = ImaginationConfig(horizon=self.preset.horizon, entropy_weight=self.preset.entropy_weight)
+        self.imagination = ImaginationConfig(
+            horizon=self.preset.horizon, entropy_weight=self.preset.entropy_weight, normalize_advantages=self.preset.normalize_advantages
+        )
 
     # -- bookkeeping -----------------------------------------------------------------------------
 

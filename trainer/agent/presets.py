@@ -25,6 +25,7 @@ class Preset:
     # world-model updates on the random steps before the first epoch (not in DIAMOND's loop, which has none)
     initial_world_model_updates: int = 0
     entropy_weight: float = 0.001  # DIAMOND's (the ``cpu`` preset's comment says why it keeps it)
+    normalize_advantages: bool = False  # DIAMOND's actor-critic does not (``ImaginationConfig``)
     denoising_steps: int = 3
     # how imagined rewards and ends come from the reward/termination model: drawn (DIAMOND) or their means
     imagined_outcomes: Literal["sample", "expected"] = "sample"

@@ -60,6 +60,7 @@ def _training_lines(run: dict, meta: dict, val: dict) -> list[str]:
             f"{preset['world_model_updates']} world-model and {preset['agent_updates']} actor-critic updates per epoch, "
             f"learning rates {preset['world_model_lr']:g} (world model) and {preset['agent_lr']:g} (agent), "
             f"entropy weight {preset.get('entropy_weight', 0.001):g}"  # runs from before the preset recorded it used 0.001
+            + (", advantages normalised per batch" if preset.get("normalize_advantages") else "")
             + (f"; the actor-critic from epoch {preset['agent_delay_epochs'] + 1}" if preset.get("agent_delay_epochs") else ""),
         ]
         lines += _settings_lines(run)

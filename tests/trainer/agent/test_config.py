@@ -21,6 +21,8 @@ def test_overrides_change_only_their_fields_of_the_preset() -> None:
     assert TrainConfig("Asterix", Path("run")).budget() == cpu
     assert TrainConfig("Asterix", Path("run"), entropy_weight=0.0).budget().entropy_weight == 0.0
     assert TrainConfig("Asterix", Path("run"), denoising_steps=2).budget().denoising_steps == 2 != cpu.denoising_steps
+    assert TrainConfig("Asterix", Path("run"), normalize_advantages=True).budget().normalize_advantages is not cpu.normalize_advantages
+    assert TrainConfig("Asterix", Path("run"), normalize_advantages=False).budget() == cpu
 
 
 def test_more_steps_per_epoch_keep_the_presets_epochs() -> None:
@@ -43,6 +45,9 @@ def test_a_run_resumes_only_with_its_own_overrides() -> None:
         TrainConfig("Asterix", Path("run")).check_resumes(saved)
     with pytest.raises(UserError, match="without --agent-updates"):  # a run.json from before the option counts as its default
         TrainConfig("Asterix", Path("run"), agent_lr=1e-3, agent_updates=8).check_resumes(saved)
+    normalized = {"train_config": {"world_model": "jedi", "preset": "cpu", "normalize_advantages": True}}
+    with pytest.raises(UserError, match="with --normalize-advantages; resume it with the same"):
+        TrainConfig("Asterix", Path("run"), normalize_advantages=False).check_resumes(normalized)
 
 
 def test_a_run_resumes_only_with_the_budget_it_was_trained_with() -> None:

@@ -65,6 +65,34 @@ def test_rollout_weights_of_end_probabilities_are_the_chance_of_still_playing() 
     torch.testing.assert_close(r.weights, torch.tensor([[1.0, 0.5, 0.25, 0.0]]))
 
 
+def _policy_gradient(rewards: torch.Tensor, values: torch.Tensor, ends: torch.Tensor, normalize: bool) -> torch.Tensor:
+    """d(loss)/d(log_probs) of ``actor_critic_loss`` on a rollout with these outcomes (no entropy)."""
+    log_probs = torch.zeros_like(rewards, requires_grad=True)
+    rollout = Rollout(log_probs, torch.zeros_like(rewards), values, rewards, ends)
+    loss, _ = actor_critic_loss(rollout, ImaginationConfig(entropy_weight=0.0, normalize_advantages=normalize))
+    loss.backward()
+    assert log_probs.grad is not None
+    return log_probs.grad
+
+
+def test_normalized_advantages_have_zero_mean_and_unit_std_over_the_steps_taken() -> None:
+    torch.manual_seed(0)
+    rewards, values = 0.01 * torch.randn(3, 5), 0.01 * torch.randn(3, 6)  # sparse-reward scale
+    ends = torch.tensor([[0.0, 0.0, 1.0, 0.0, 0.0], [0.0] * 5, [0.0, 0.5, 0.0, 0.0, 0.0]])
+    w = Rollout(rewards, rewards, values, rewards, ends).weights
+    grad = _policy_gradient(rewards, values, ends, normalize=True)
+    taken = w > 0
+    advantage = -grad[taken] * w.sum() / w[taken]  # the loss is the w-weighted mean of -log_prob * advantage
+    weights = w[taken] / w.sum()
+    torch.testing.assert_close((weights * advantage).sum(), torch.tensor(0.0), atol=1e-5, rtol=0)
+    torch.testing.assert_close((weights * advantage.pow(2)).sum(), torch.tensor(1.0))
+    assert (grad[~taken] == 0).all()  # steps after a certain end still count for nothing
+    # the same policy gradient whatever the rewards' scale; without normalisation it scales with them
+    torch.testing.assert_close(_policy_gradient(100 * rewards, 100 * values, ends, normalize=True), grad)
+    raw = _policy_gradient(rewards, values, ends, normalize=False)
+    torch.testing.assert_close(_policy_gradient(100 * rewards, 100 * values, ends, normalize=False), 100 * raw)
+
+
 def test_imagination_in_a_world_model_trains_only_the_agent() -> None:
     torch.manual_seed(0)
     world_model = build_world_model("jedi", {"num_actions": 4, "denoiser_channels": (32,), "reward_end_channels": (8, 8), "reward_end_lstm": 16})
