@@ -1,4 +1,5 @@
-"""A fresh actor-critic trained against a frozen model folder: on real rollouts (a baseline) or in its dream.
+"""A fresh actor-critic (or the folder's own, trained further) trained against a frozen model folder: on
+real rollouts (a baseline) or in its dream.
 
 The same network, loss (``actor_critic_loss``: REINFORCE with a value baseline on lambda-returns, an
 entropy bonus), batch, horizon and learning rate as in a whole run, with the folder's world model
@@ -72,6 +73,9 @@ class FrozenAgentConfig:
     )
     denoising_steps: int = field(
         default=CPU.denoising_steps, metadata={"help": "dream: denoising steps of each imagined step", "metavar": "N"}
+    )
+    keep_agent: bool = field(
+        default=False, metadata={"help": "train the model folder's own agent further instead of a fresh one (fresh optimizer state)"}
     )
     episodes: int = field(
         default=100, metadata={"help": "evaluation episodes of the final agent (0: none)", "metavar": "N"}
@@ -201,9 +205,13 @@ def train_frozen_agent(config: FrozenAgentConfig, progress: bool = True) -> dict
     torch.manual_seed(config.seed)
     loaded = load_model_folder(config.model)
     world_model = loaded.world_model.eval().requires_grad_(False)
-    # fresh weights; the sizes of the folder's agent, or of a whole run's agent for this world model
-    sizes = loaded.agent.cfg if loaded.agent is not None else agent_config_for(world_model, len(loaded.action_meanings))
-    agent = ActorCritic(sizes)
+    if config.keep_agent:
+        if loaded.agent is None:
+            raise UserError(f"--keep-agent trains the model folder's agent further, and {config.model} has none")
+        agent = loaded.agent.train().requires_grad_(True)
+    else:  # fresh weights; the sizes of the folder's agent, or of a whole run's agent for this world model
+        sizes = loaded.agent.cfg if loaded.agent is not None else agent_config_for(world_model, len(loaded.action_meanings))
+        agent = ActorCritic(sizes)
     sync_input_statistics(agent, world_model)
     optim = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
     imagination = ImaginationConfig(entropy_weight=config.entropy_weight, normalize_advantages=config.normalize_advantages)
@@ -269,10 +277,11 @@ def agent_card(config: FrozenAgentConfig, result: dict, stored_as: WeightsDType 
         if evaluation
         else "not evaluated (--episodes 0)"
     )
+    who = "the folder's own actor-critic trained further" if config.keep_agent else "a fresh actor-critic"
     card = (
         f"# {result['game']}: a frozen world model and an agent trained against it\n\n"
         f"- World model: `{config.model}`, unchanged.\n"
-        f"- Agent: a fresh actor-critic, {config.updates} updates of {config.batch_size} {config.rollouts} games "
+        f"- Agent: {who}, {config.updates} updates of {config.batch_size} {config.rollouts} games "
         f"(lr {config.lr}, entropy weight {config.entropy_weight}{', advantages normalised' if config.normalize_advantages else ''}), `jedi-train agent`, {result['train_seconds']} s.\n"
         f"- Score: {score}.\n"
     )

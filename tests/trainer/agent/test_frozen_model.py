@@ -129,6 +129,26 @@ def test_command_trains_and_writes_its_result(tmp_path: Path, capsys: pytest.Cap
     assert (small / "world_model.safetensors").stat().st_size < (tmp_path / "trained" / "world_model.safetensors").stat().st_size / 3
 
 
+def test_keep_agent_starts_from_the_folders_agent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model, out = _model_folder(tmp_path), tmp_path / "r.json"
+    argv = ["agent", "--model", str(model), "--json", str(out), "--updates", "1", "--batch-size", "1", "--episodes", "0"]
+    argv += ["--lr", "1e-12", "--threads", "1"]  # one step too small to move it: the trained agent is where it started
+    source = load_model_folder(model).agent
+    assert source is not None
+    for keep, same in ((["--keep-agent"], True), ([], False)):
+        assert main([*argv, *keep, "--to", str(tmp_path / f"trained{len(keep)}")]) == 0
+        trained = load_model_folder(tmp_path / f"trained{len(keep)}").agent
+        assert trained is not None
+        close = [torch.allclose(a, b, atol=1e-6) for a, b in zip(source.state_dict().values(), trained.state_dict().values())]
+        assert all(close) if same else not all(close)
+    assert "the folder's own actor-critic trained further" in (tmp_path / "trained1" / "README.md").read_text()
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    bare_argv = ["agent", "--model", str(_model_folder(bare, with_agent=False)), "--json", str(out), "--keep-agent"]
+    capsys.readouterr()  # the progress bars
+    assert_main_error(main, capsys, bare_argv, "--keep-agent", "has none")
+
+
 def test_command_trains_in_the_dream(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     dreams: list[DreamEnv] = []
 
