@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from trainer.agent.config import TrainConfig
+from trainer.agent.imagination import ImaginationConfig, Rollout, actor_critic_loss
 from trainer.agent.loop import mean_metrics
 from trainer.agent.presets import PRESETS, Preset
 
@@ -36,6 +38,25 @@ def test_the_agent_waits_its_delay_epochs(tmp_path: Path, monkeypatch: pytest.Mo
     assert finished and [r["epoch"] for r in rows] == [1, 2]
     assert "ac_loss" not in rows[0] and rows[0]["agent_updates"] == 0 and rows[0]["world_model_updates"] == 2
     assert "ac_loss" in rows[1] and rows[1]["agent_updates"] == 2
+
+
+def test_normalize_advantages_reaches_the_runs_actor_critic_loss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from trainer.agent import loop
+
+    seen: list[bool] = []
+
+    def recording_loss(rollout: Rollout, cfg: ImaginationConfig) -> tuple[torch.Tensor, dict[str, float]]:
+        seen.append(cfg.normalize_advantages)
+        return actor_critic_loss(rollout, cfg)
+
+    monkeypatch.setattr(loop, "actor_critic_loss", recording_loss)
+    monkeypatch.setitem(PRESETS, "smoke", replace(PRESETS["smoke"], eval_every=100, initial_world_model_updates=0))
+    config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1, normalize_advantages=True)
+    _, finished = loop.train_agent(config, progress=False)
+    assert finished and seen == [True] * PRESETS["smoke"].total_agent_updates
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["preset"]["normalize_advantages"] is True
 
 
 def test_a_runs_agent_updates_leave_out_the_delay() -> None:
