@@ -61,6 +61,10 @@ class TrainConfig:
     agent_updates: int | None = field(default=None, metadata={"help": "actor-critic updates per epoch", "metavar": "N"})
     agent_lr: float | None = field(default=None, metadata={"help": "actor-critic learning rate", "metavar": "LR"})
     entropy_weight: float | None = field(default=None, metadata={"help": "actor-critic entropy weight", "metavar": "W"})
+    agent_delay_epochs: int | None = field(
+        default=None,
+        metadata={"help": "epochs at the start in which only the world model trains and the untrained agent collects (default: the preset's)", "metavar": "N"},
+    )
     normalize_advantages: bool | None = field(
         default=None, metadata={"help": "not in DIAMOND: scale each agent batch's advantages to zero mean and unit standard deviation (default: the preset's)"}
     )
@@ -81,13 +85,16 @@ class TrainConfig:
         for name, value in overrides.items():
             if isinstance(value, bool):
                 continue
-            if value < 0 or (value == 0 and name != "entropy_weight") or value != value:
-                flag = "--" + name.replace("_", "-")
-                raise UserError(f"{flag} must be {'at least 0' if name == 'entropy_weight' else 'positive'}, got {value}")
+            may_be_zero = name in ("entropy_weight", "agent_delay_epochs")
+            if value < 0 or (value == 0 and not may_be_zero) or value != value:
+                raise UserError(f"{_flag(name)} must be {'at least 0' if may_be_zero else 'positive'}, got {value}")
         preset = PRESETS[self.preset]
         if "steps_per_epoch" in overrides:  # the same epochs, each collecting more (or fewer) real steps
             overrides["env_steps"] = preset.initial_random_steps + preset.epochs * overrides["steps_per_epoch"]
-        return replace(preset, **overrides)
+        budget = replace(preset, **overrides)
+        if "agent_delay_epochs" in overrides and budget.agent_delay_epochs >= budget.epochs:
+            raise UserError(f"--agent-delay-epochs must be below the run's {budget.epochs} epochs, got {budget.agent_delay_epochs}")
+        return budget
 
     def check_resumes(self, run_info: dict) -> None:
         """Raise ``UserError`` if this config would change what the run in ``run.json`` trains.
@@ -97,7 +104,7 @@ class TrainConfig:
         saved = run_info.get("train_config", {})
         for f in fields(self):
             if f.name in RUN_DEFINING_OPTIONS and saved.get(f.name, f.default) != getattr(self, f.name):
-                flag, value = "--" + f.name.replace("_", "-"), saved.get(f.name, f.default)
+                flag, value = _flag(f.name), saved.get(f.name, f.default)
                 if value is None:
                     raise UserError(f"{self.out} was trained without {flag} (the preset's value); resume it without")
                 if isinstance(value, bool):
@@ -121,6 +128,26 @@ class TrainConfig:
         raise UserError(f"{self.out} was trained under an earlier form of the '{saved_preset}' preset; {where}")
 
 
+def _flag(name: str) -> str:
+    """The command-line flag of a ``TrainConfig`` field."""
+    return "--" + name.replace("_", "-")
+
+
+def run_defining_flags(train_config: dict) -> list[str]:
+    """The options that define a run, as its command line gave them (``run.json``'s ``train_config``), beyond
+    ``--world-model``: e.g. ``["--agent-delay-epochs", "30", "--no-latent-norm"]``."""
+    flags: list[str] = []
+    for f in fields(TrainConfig):
+        value = train_config.get(f.name, f.default)
+        if f.name == "world_model" or f.name not in RUN_DEFINING_OPTIONS or value == f.default:
+            continue
+        if isinstance(value, bool):
+            flags.append(_flag(f.name) if value else "--no-" + _flag(f.name)[2:])
+        else:
+            flags += [_flag(f.name), f"{value:g}" if isinstance(value, float) else str(value)]
+    return flags
+
+
 def same_budget(budget: Preset, saved: dict) -> bool:
     """Whether ``budget`` is the one a run saved (``run.json``'s ``preset``), on the fields both know. The
     JEDI options are left out: a resumed run keeps the world model it was built with."""
@@ -129,7 +156,8 @@ def same_budget(budget: Preset, saved: dict) -> bool:
 
 
 PRESET_OVERRIDES = (
-    "world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "normalize_advantages", "steps_per_epoch", "denoising_steps",
+    "world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "agent_delay_epochs", "normalize_advantages", "steps_per_epoch",
+    "denoising_steps",
 )
 JEDI_ONLY_OPTIONS = (
     "dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized", "decoder_grad_weight",
@@ -149,7 +177,7 @@ def world_model_options(config: TrainConfig, preset: Preset, num_actions: int) -
             continue
         if config.world_model != "jedi":
             if value:
-                raise UserError(f"--{name.replace('_', '-')} applies to the JEDI world model only")
+                raise UserError(f"{_flag(name)} applies to the JEDI world model only")
             continue
         if name == "mean_predictor_channels":
             if value < 0:

@@ -15,6 +15,7 @@ from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
 from jedi_play.models.diamond import DIAMONDConfig
 from jedi_play.models.factory import build_world_model
 from jedi_play.models.jedi import JEDIConfig
+from trainer.agent.config import run_defining_flags
 from trainer.checkpoint import load_checkpoints
 from trainer.world_model.train import CHECKPOINT
 
@@ -55,7 +56,9 @@ def _training_lines(run: dict, meta: dict, val: dict) -> list[str]:
             f"{counters.get('epoch')} epochs",
             f"- updates: {counters.get('world_model_updates')} world-model, {counters.get('agent_updates')} actor-critic",
             f"- training time: {counters.get('seconds', 0.0) / 3600:.2f} h",
-            f"- command: `jedi-train --game {run['game']} --world-model {run['world_model']} --preset {tc.get('preset')} --seed {tc.get('seed')} --out RUN_DIR`",
+            f"- command: `jedi-train --game {run['game']} --world-model {run['world_model']} --preset {tc.get('preset')} --seed {tc.get('seed')} "
+            + "".join(flag + " " for flag in run_defining_flags(tc))
+            + "--out RUN_DIR`",
             f"- preset `{tc.get('preset')}` as the run recorded it: {preset['env_steps']} real steps, "
             f"{preset['world_model_updates']} world-model and {preset['agent_updates']} actor-critic updates per epoch, "
             f"learning rates {preset['world_model_lr']:g} (world model) and {preset['agent_lr']:g} (agent), "

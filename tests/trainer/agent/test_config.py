@@ -23,6 +23,9 @@ def test_overrides_change_only_their_fields_of_the_preset() -> None:
     assert TrainConfig("Asterix", Path("run"), denoising_steps=2).budget().denoising_steps == 2 != cpu.denoising_steps
     assert TrainConfig("Asterix", Path("run"), normalize_advantages=True).budget().normalize_advantages is not cpu.normalize_advantages
     assert TrainConfig("Asterix", Path("run"), normalize_advantages=False).budget() == cpu
+    delayed = TrainConfig("Asterix", Path("run"), agent_delay_epochs=30, agent_updates=125).budget()
+    assert delayed.total_agent_updates == 125 * (cpu.epochs - 30) and delayed.epochs == cpu.epochs
+    assert TrainConfig("Asterix", Path("run"), preset="cpu-v1", agent_delay_epochs=0).budget().agent_delay_epochs == 0
 
 
 def test_more_steps_per_epoch_keep_the_presets_epochs() -> None:
@@ -32,7 +35,11 @@ def test_more_steps_per_epoch_keep_the_presets_epochs() -> None:
     assert budget.env_steps - budget.initial_random_steps == 4 * (cpu.env_steps - cpu.initial_random_steps)
 
 
-@pytest.mark.parametrize("override", [{"agent_updates": 0}, {"steps_per_epoch": 0}, {"denoising_steps": 0}, {"agent_lr": -1e-3}, {"entropy_weight": -0.1}, {"agent_lr": float("nan")}])
+@pytest.mark.parametrize(
+    "override",
+    [{"agent_updates": 0}, {"steps_per_epoch": 0}, {"denoising_steps": 0}, {"agent_lr": -1e-3}, {"entropy_weight": -0.1}, {"agent_lr": float("nan")},
+     {"agent_delay_epochs": -1}, {"agent_delay_epochs": PRESETS["cpu"].epochs}],
+)
 def test_overrides_out_of_range_are_refused(override: dict) -> None:
     with pytest.raises(UserError, match="must be"):
         TrainConfig("Asterix", Path("run"), **override).budget()
@@ -101,3 +108,24 @@ def test_a_run_resumes_only_with_its_own_jedi_options() -> None:
         TrainConfig("Asterix", Path("run"), mean_predictor_channels=64).check_resumes(saved)
     with pytest.raises(UserError, match="--mean-predictor-channels 64"):
         TrainConfig("Asterix", Path("run"), latent_norm=False).check_resumes(saved)
+
+
+def test_a_runs_flags_give_its_options_back() -> None:
+    """The model card's command line (``run_defining_flags``) parses back to the run's own options."""
+    import argparse
+    from dataclasses import asdict
+
+    from jedi_play.cli.parser import add_dataclass_args, dataclass_from_args
+    from trainer.agent.config import run_defining_flags
+
+    run = TrainConfig(
+        "Breakout", Path("run"), agent_delay_epochs=30, agent_lr=1e-3, latent_norm=False, reward_foresight=True, decoder_motion_weight=0.0,
+    )
+    saved = json.loads(json.dumps(asdict(run), default=str))
+    flags = run_defining_flags(saved)
+    assert "--agent-delay-epochs" in flags and "--no-latent-norm" in flags and "--reward-foresight" in flags and "--threads" not in flags
+    parser = argparse.ArgumentParser()
+    add_dataclass_args(parser, TrainConfig)
+    again = dataclass_from_args(TrainConfig, parser.parse_args(["--game", "Breakout", "--out", "run", *flags]))
+    assert again == run
+    assert run_defining_flags(json.loads(json.dumps(asdict(TrainConfig("Breakout", Path("run"))), default=str))) == []

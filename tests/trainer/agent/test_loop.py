@@ -27,14 +27,15 @@ def test_epoch_metrics_skip_updates_that_did_not_measure() -> None:
     assert np.isnan(mean_metrics(rows[:1], "")["denoise_loss_switched"])
 
 
-def test_the_agent_waits_its_delay_epochs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_agent_waits_the_delay_epochs_the_command_line_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
     from trainer.agent import loop
 
-    monkeypatch.setitem(PRESETS, "smoke", replace(PRESETS["smoke"], agent_delay_epochs=1, eval_every=100, initial_world_model_updates=0))
-    row, finished = loop.train_agent(TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1), progress=False)
+    monkeypatch.setitem(PRESETS, "smoke", replace(PRESETS["smoke"], eval_every=100, initial_world_model_updates=0))
+    row, finished = loop.train_agent(TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1, agent_delay_epochs=1), progress=False)
     rows = metrics_rows(tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["preset"]["agent_delay_epochs"] == 1
     assert finished and [r["epoch"] for r in rows] == [1, 2]
     assert "ac_loss" not in rows[0] and rows[0]["agent_updates"] == 0 and rows[0]["world_model_updates"] == 2
     assert "ac_loss" in rows[1] and rows[1]["agent_updates"] == 2
