@@ -144,7 +144,7 @@ def run_defining_flags(train_config: dict) -> list[str]:
         if isinstance(value, bool):
             flags.append(_flag(f.name) if value else "--no-" + _flag(f.name)[2:])
         else:
-            flags += [_flag(f.name), f"{value:g}" if isinstance(value, float) else str(value)]
+            flags += [_flag(f.name), str(value)]
     return flags
 
 
