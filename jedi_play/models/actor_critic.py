@@ -19,7 +19,7 @@ from torch.distributions import Categorical
 from torch.nn import functional as F
 
 from jedi_play.models.blocks import Conv2d, zero_init
-from jedi_play.models.world_model import JSONConfig
+from jedi_play.models.world_model import JSONConfig, WorldModel
 
 LSTMState = tuple[Tensor, Tensor]
 
@@ -36,6 +36,16 @@ class ActorCriticConfig(JSONConfig):
     lstm_dim: int = 512
     normalize_input: bool = False  # layer norm over each state (JEDI's latents)
     standardize_input: bool = False  # (state - mean) / std with the world model's running statistics
+
+    @classmethod
+    def for_world_model(cls, world_model: WorldModel, num_actions: int) -> ActorCriticConfig:
+        """The actor-critic that reads this world model's states (DIAMOND: frames; JEDI: latents, standardised
+        by the world model's running statistics where it keeps them, else layer-normalised)."""
+        with torch.no_grad():
+            states = world_model.to_states(torch.zeros(1, 1, 64, 64, 3, dtype=torch.uint8, device=next(world_model.parameters()).device))
+        c, h, _ = states.shape[2:]
+        standardize = world_model.state_statistics() is not None
+        return cls(num_actions, in_channels=c, size=h, normalize_input=h < 64 and not standardize, standardize_input=standardize)
 
 
 class ActorCritic(nn.Module):
@@ -67,6 +77,12 @@ class ActorCritic(nn.Module):
         assert self.cfg.standardize_input, "this agent reads its states unstandardised"
         self.input_mean.copy_(mean)
         self.input_std.copy_(std)
+
+    def sync_input_statistics(self, world_model: WorldModel) -> None:
+        """Take the world model's current state statistics, if this agent standardises its inputs (else a no-op)."""
+        stats = world_model.state_statistics()
+        if self.cfg.standardize_input and stats is not None:
+            self.set_input_statistics(*stats)
 
     def initial_state(self, batch_size: int, device: torch.device | None = None) -> LSTMState:
         zeros = torch.zeros(batch_size, self.cfg.lstm_dim, device=device)

@@ -32,11 +32,10 @@ from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.env.atari import AtariEnv, make_train_env
 from jedi_play.hub.model_folder import load_model_folder, save_model_folder
 from jedi_play.hub.weight_codec import WeightsDType
-from jedi_play.models.actor_critic import ActorCritic, LSTMState
+from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig, LSTMState
 from jedi_play.models.world_model import WorldModel
 from trainer.agent.evaluate import evaluate_agent
-from trainer.agent.imagination import ImaginationConfig, Rollout, actor_critic_loss, imagine
-from trainer.agent.loop import AGENT_GRAD_CLIP, agent_config_for, sync_input_statistics
+from trainer.agent.imagination import AGENT_GRAD_CLIP, ImaginationConfig, Rollout, actor_critic_loss, imagine
 from trainer.agent.presets import CPU
 from trainer.data.sampler import SegmentSampler
 
@@ -210,9 +209,9 @@ def train_frozen_agent(config: FrozenAgentConfig, progress: bool = True) -> dict
             raise UserError(f"--keep-agent trains the model folder's agent further, and {config.model} has none")
         agent = loaded.agent.train().requires_grad_(True)
     else:  # fresh weights; the sizes of the folder's agent, or of a whole run's agent for this world model
-        sizes = loaded.agent.cfg if loaded.agent is not None else agent_config_for(world_model, len(loaded.action_meanings))
+        sizes = loaded.agent.cfg if loaded.agent is not None else ActorCriticConfig.for_world_model(world_model, len(loaded.action_meanings))
         agent = ActorCritic(sizes)
-    sync_input_statistics(agent, world_model)
+    agent.sync_input_statistics(world_model)
     optim = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
     imagination = ImaginationConfig(entropy_weight=config.entropy_weight, normalize_advantages=config.normalize_advantages)
     games: Rollouts

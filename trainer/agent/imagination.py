@@ -18,6 +18,8 @@ from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.models.actor_critic import ActorCritic
 from trainer.agent.returns import lambda_returns
 
+AGENT_GRAD_CLIP = 100.0  # DIAMOND's gradient-norm clip for the actor-critic's updates
+
 
 @dataclass(frozen=True)
 class ImaginationConfig:

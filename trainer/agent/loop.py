@@ -36,10 +36,9 @@ from jedi_play.env.atari import make_train_env
 from jedi_play.env.games import get_game
 from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
 from jedi_play.models.factory import build_world_model
-from jedi_play.models.world_model import WorldModel
 from trainer.agent.config import TrainConfig, world_model_options
 from trainer.agent.evaluate import evaluate_agent
-from trainer.agent.imagination import ImaginationConfig, actor_critic_loss, imagine
+from trainer.agent.imagination import AGENT_GRAD_CLIP, ImaginationConfig, actor_critic_loss, imagine
 from trainer.agent.presets import Preset
 from trainer.checkpoint import load_checkpoints, save_checkpoints
 from trainer.data.collect import Collector, RandomPolicy
@@ -52,26 +51,8 @@ from trainer.world_model.train import CHECKPOINT, drop_metrics_after, segment_to
 WORLD_MODEL_WEIGHT_DECAY = 1e-2
 WARMUP_UPDATES = 100
 WORLD_MODEL_GRAD_CLIP = 1.0
-AGENT_GRAD_CLIP = 100.0
 COLLECT_EPSILON = 0.01
 PRETRAIN_BLOCK_UPDATES = 50  # world-model updates between log rows (and possible checkpoints) before the first epoch
-
-
-def agent_config_for(world_model: WorldModel, num_actions: int) -> ActorCriticConfig:
-    """The actor-critic that reads this world model's states (DIAMOND: frames; JEDI: latents, standardised
-    by the world model's running statistics where it keeps them, else layer-normalised)."""
-    with torch.no_grad():
-        states = world_model.to_states(torch.zeros(1, 1, 64, 64, 3, dtype=torch.uint8, device=next(world_model.parameters()).device))
-    c, h, _ = states.shape[2:]
-    standardize = world_model.state_statistics() is not None
-    return ActorCriticConfig(num_actions, in_channels=c, size=h, normalize_input=h < 64 and not standardize, standardize_input=standardize)
-
-
-def sync_input_statistics(agent: ActorCritic, world_model: WorldModel) -> None:
-    """Hand a standardising agent the world model's current state statistics (no-op for other agents)."""
-    stats = world_model.state_statistics()
-    if agent.cfg.standardize_input and stats is not None:
-        agent.set_input_statistics(*stats)
 
 
 @dataclass
@@ -149,7 +130,7 @@ class AgentTraining:
         self.world_model = build_world_model(config.world_model, model_config).to(self.device)
         # and its agent (one from before standardised inputs keeps its layer norm)
         saved_agent = saved_info.get("agent_config")
-        agent_config = ActorCriticConfig.from_dict(saved_agent) if saved_agent else agent_config_for(self.world_model, num_actions)
+        agent_config = ActorCriticConfig.from_dict(saved_agent) if saved_agent else ActorCriticConfig.for_world_model(self.world_model, num_actions)
         self.agent = ActorCritic(agent_config).to(self.device)
         self.wm_optim = torch.optim.AdamW(self.world_model.parameter_groups(self.preset.world_model_lr), weight_decay=WORLD_MODEL_WEIGHT_DECAY)
         self.agent_optim = torch.optim.AdamW(self.agent.parameters(), lr=self.preset.agent_lr, weight_decay=0.0)
@@ -310,7 +291,7 @@ class AgentTraining:
                 row = {"epoch": 0, **mean_metrics(rows, "wm_"), "world_model_updates": c.world_model_updates, "agent_updates": 0, "time": self._seconds()}
                 self._log(row, metrics_file, writer, bar)
             self._checkpoint_if_due(stopping)
-        sync_input_statistics(self.agent, self.world_model)
+        self.agent.sync_input_statistics(self.world_model)
         return stopping
 
     def _checkpoint_if_due(self, stopping: bool) -> None:
@@ -364,7 +345,7 @@ class AgentTraining:
         c = self.counters
         wm_rows = self._train_world_model(c.world_model_updates_left, stop)
         c.world_model_updates_left = c.world_model_updates_left - len(wm_rows) if stop.requested else 0
-        sync_input_statistics(self.agent, self.world_model)  # the agent reads states as the world model now scales them
+        self.agent.sync_input_statistics(self.world_model)  # the agent reads states as the world model now scales them
         ac_rows = self._train_agent(c.agent_updates_left, stop) if c.agent_updates_left else []
         c.agent_updates_left = c.agent_updates_left - len(ac_rows) if stop.requested else 0
         return mean_metrics(wm_rows, "wm_") | mean_metrics(ac_rows, "")

@@ -5,7 +5,6 @@ import torch
 
 from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
 from jedi_play.models.jedi import JEDIConfig, JEDIWorldModel
-from trainer.agent.loop import agent_config_for, sync_input_statistics
 
 
 def test_a_standardising_agent_sees_states_through_the_statistics_it_was_handed():
@@ -36,12 +35,12 @@ def test_layer_norm_leaves_a_drifted_latents_differences_a_small_share_of_the_in
 @pytest.mark.parametrize("latent_norm", [False, True])
 def test_a_jedi_agent_standardises_where_its_world_model_keeps_statistics(latent_norm):
     world_model = JEDIWorldModel(JEDIConfig(num_actions=9, denoiser_channels=(16,), latent_norm=latent_norm))
-    cfg = agent_config_for(world_model, 9)
+    cfg = ActorCriticConfig.for_world_model(world_model, 9)
     assert (cfg.standardize_input, cfg.normalize_input) == (latent_norm, not latent_norm)
     agent = ActorCritic(cfg)
     if latent_norm:
         world_model.latent_std.fill_(0.02)
-    sync_input_statistics(agent, world_model)
+    agent.sync_input_statistics(world_model)
     if latent_norm:
         assert float(agent.input_std) == pytest.approx(0.02)
     assert set(agent.state_dict()) >= ({"input_mean", "input_std"} if latent_norm else set())

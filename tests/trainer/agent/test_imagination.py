@@ -9,7 +9,6 @@ from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
 from jedi_play.models.factory import build_world_model
 from trainer.agent.imagination import ImaginationConfig, Rollout, actor_critic_loss, imagine
-from trainer.agent.loop import agent_config_for
 
 
 class BanditDream:
@@ -96,7 +95,7 @@ def test_normalized_advantages_have_zero_mean_and_unit_std_over_the_steps_taken(
 def test_imagination_in_a_world_model_trains_only_the_agent() -> None:
     torch.manual_seed(0)
     world_model = build_world_model("jedi", {"num_actions": 4, "denoiser_channels": (32,), "reward_end_channels": (8, 8), "reward_end_lstm": 16})
-    agent = ActorCritic(agent_config_for(world_model, 4))
+    agent = ActorCritic(ActorCriticConfig.for_world_model(world_model, 4))
     for head in (agent.policy_head, agent.value_head):  # away from the zero init, so every loss term has a gradient
         torch.nn.init.normal_(head.weight, std=0.1)
     frames = torch.randint(0, 256, (2, world_model.num_cond_steps, 64, 64, 3), dtype=torch.uint8)
