@@ -44,7 +44,7 @@ def tiny_world_model(num_actions: int, seed: int = 0) -> JEDIWorldModel:
 
 
 def agent_for(world_model: JEDIWorldModel, num_actions: int) -> ActorCritic:
-    """A small actor-critic reading the world model's latents (as ``trainer.agent.loop.agent_config_for`` sizes it)."""
+    """A small actor-critic reading the world model's latents (as ``ActorCriticConfig.for_world_model`` sizes it)."""
     with torch.no_grad():
         states = world_model.to_states(torch.zeros(1, 1, 64, 64, 3, dtype=torch.uint8))
     c, h, _ = states.shape[2:]

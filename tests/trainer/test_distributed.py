@@ -39,10 +39,9 @@ def _update_worker(rank: int, port: int, out: str, parallel: bool) -> None:
     """A few world-model and actor-critic updates on batches that differ between the ranks."""
     _join(rank, port)
     from jedi_play.dream.dream_env import DreamEnv
-    from jedi_play.models.actor_critic import ActorCritic
+    from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
     from jedi_play.models.factory import build_world_model
     from trainer.agent.imagination import ImaginationConfig, actor_critic_loss, imagine
-    from trainer.agent.loop import agent_config_for
     from trainer.data.sampler import Segment
     from trainer.distributed import Objective, data_parallel, init_distributed, shutdown_distributed
     from trainer.world_model.train import segment_to_batch, world_model_update
@@ -50,7 +49,7 @@ def _update_worker(rank: int, port: int, out: str, parallel: bool) -> None:
     ctx, device = init_distributed(torch.device("cpu"))
     torch.manual_seed(rank)  # different initial weights: DDP must send rank 0's
     wm = build_world_model("jedi", {"num_actions": 4})
-    agent = ActorCritic(agent_config_for(wm, 4))
+    agent = ActorCritic(ActorCriticConfig.for_world_model(wm, 4))
     dream = DreamEnv(wm, 1, outcomes="sample")
     wm_objective = Objective(wm, type(wm).training_loss)
     agent_objective = Objective(agent, lambda a, f, x: actor_critic_loss(imagine(dream, a, f, x, 3), ImaginationConfig(horizon=3)))
