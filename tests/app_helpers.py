@@ -7,6 +7,7 @@ end unless a test says otherwise (``dream_outcomes``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -44,11 +45,8 @@ def tiny_world_model(num_actions: int, seed: int = 0) -> JEDIWorldModel:
 
 
 def agent_for(world_model: JEDIWorldModel, num_actions: int) -> ActorCritic:
-    """A small actor-critic reading the world model's latents (as ``ActorCriticConfig.for_world_model`` sizes it)."""
-    with torch.no_grad():
-        states = world_model.to_states(torch.zeros(1, 1, 64, 64, 3, dtype=torch.uint8))
-    c, h, _ = states.shape[2:]
-    cfg = ActorCriticConfig(num_actions, in_channels=c, size=h, channels=(8, 8), lstm_dim=16, normalize_input=h < 64)
+    """A small actor-critic reading the world model's latents (a whole run's inputs, fewer channels)."""
+    cfg = replace(ActorCriticConfig.for_world_model(world_model, num_actions), channels=(8, 8), lstm_dim=16)
     return _wake(ActorCritic(cfg).eval())
 
 
