@@ -19,6 +19,8 @@ from safetensors.torch import save as save_safetensors
 from jedi_play.cli.errors import UserError
 from jedi_play.data.atomic import atomic_write_bytes
 
+RUN_AGENT_FILE = "run_agent.safetensors"  # a whole-agent run's own agent, kept when a fresh final agent replaces it
+
 
 def save_checkpoints(
     path: Path, models: Mapping[str, torch.nn.Module], optimizers: Mapping[str, torch.optim.Optimizer], meta: dict[str, Any]

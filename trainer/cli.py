@@ -112,8 +112,11 @@ def _export(argv: Sequence[str]) -> int:
         default="float32",
         help="weight storage: float32, float16 (half the size) or int8 (a quarter; per-channel scales)",
     )
+    parser.add_argument(
+        "--run-agent", action="store_true", help="a run that ended with a fresh final agent (--final-agent-updates): export the run's own agent instead"
+    )
     args = parser.parse_args(argv)
-    print(f"exported {args.run_dir} to {export_run(args.run_dir, args.to, args.weights)} ({args.weights} weights)")
+    print(f"exported {args.run_dir} to {export_run(args.run_dir, args.to, args.weights, args.run_agent)} ({args.weights} weights)")
     return 0
 
 

@@ -65,6 +65,14 @@ class TrainConfig:
         default=None,
         metadata={"help": "epochs at the start in which only the world model trains and the untrained agent collects (default: the preset's)", "metavar": "N"},
     )
+    final_agent_updates: int | None = field(
+        default=None,
+        metadata={
+            "help": "not in DIAMOND: after the last epoch, train a fresh actor-critic for N updates in the final world model's frozen dream "
+            "and end with it; the run's own agent is kept in RUN_DIR/run_agent.safetensors (default: the preset's, 0 = none)",
+            "metavar": "N",
+        },
+    )
     normalize_advantages: bool | None = field(
         default=None, metadata={"help": "not in DIAMOND: scale each agent batch's advantages to zero mean and unit standard deviation (default: the preset's)"}
     )
@@ -85,7 +93,7 @@ class TrainConfig:
         for name, value in overrides.items():
             if isinstance(value, bool):
                 continue
-            may_be_zero = name in ("entropy_weight", "agent_delay_epochs")
+            may_be_zero = name in ("entropy_weight", "agent_delay_epochs", "final_agent_updates")
             if value < 0 or (value == 0 and not may_be_zero) or value != value:
                 raise UserError(f"{_flag(name)} must be {'at least 0' if may_be_zero else 'positive'}, got {value}")
         preset = PRESETS[self.preset]
@@ -157,7 +165,7 @@ def same_budget(budget: Preset, saved: dict) -> bool:
 
 PRESET_OVERRIDES = (
     "world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "agent_delay_epochs", "normalize_advantages", "steps_per_epoch",
-    "denoising_steps",
+    "denoising_steps", "final_agent_updates",
 )
 JEDI_ONLY_OPTIONS = (
     "dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized", "decoder_grad_weight",

@@ -7,7 +7,9 @@ world model's updates before the agent's) and TensorBoard event files in ``tb/``
 ``initial_random_steps`` with the random policy, trains the world model alone on them where the preset
 says so (``initial_world_model_updates``, not in DIAMOND), then repeats epochs of: real collection by
 the agent (epsilon 0.01), world-model updates, actor-critic updates in imagination, and now and then an
-evaluation in the real game. A run killed at any moment resumes from its last checkpoint with the replay
+evaluation in the real game. Where the preset says so (``final_agent_updates``, not in DIAMOND), a fresh
+actor-critic then learns in the final world model's frozen dream and the run ends with it, the run's own
+agent kept in ``run_agent.safetensors``. A run killed at any moment resumes from its last checkpoint with the replay
 on disk: no finished episode is lost, and its real steps, epochs and updates are those of a run never
 stopped. Only the steps of the episode that was being played when it died are played again. Under
 ``torchrun`` the updates run data-parallel (``trainer.distributed``): rank 0 plays, writes and
@@ -40,7 +42,7 @@ from trainer.agent.config import TrainConfig, world_model_options
 from trainer.agent.evaluate import evaluate_agent
 from trainer.agent.imagination import AGENT_GRAD_CLIP, ImaginationConfig, actor_critic_loss, imagine
 from trainer.agent.presets import Preset
-from trainer.checkpoint import load_checkpoints, save_checkpoints
+from trainer.checkpoint import RUN_AGENT_FILE, load_checkpoints, save_checkpoints
 from trainer.data.collect import Collector, RandomPolicy
 from trainer.data.sampler import SegmentSampler
 from trainer.data.store import EpisodeStore
@@ -53,6 +55,8 @@ WARMUP_UPDATES = 100
 WORLD_MODEL_GRAD_CLIP = 1.0
 COLLECT_EPSILON = 0.01
 PRETRAIN_BLOCK_UPDATES = 50  # world-model updates between log rows (and possible checkpoints) before the first epoch
+FINAL_AGENT_BLOCK_UPDATES = 100  # the fresh final agent's updates between log rows (and possible checkpoints)
+FRESH_AGENT_SEED = 7_919  # added to the run's seed: the fresh final agent's weights, the same on every rank
 
 
 @dataclass
@@ -67,6 +71,9 @@ class Counters:
     # updates of epoch ``epoch`` that a stop signal cut off: a resumed run does them before the next epoch
     world_model_updates_left: int = 0
     agent_updates_left: int = 0
+    # after the last epoch: whether the fresh final agent has replaced the run's, and its updates so far
+    fresh_agent: bool = False
+    final_agent_updates: int = 0
 
 
 def tensorboard_writer(log_dir: Path, purge_step: int | None):  # -> torch.utils.tensorboard.SummaryWriter
@@ -261,7 +268,10 @@ class AgentTraining:
         loss.backward()
         metrics["agent_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.agent.parameters(), AGENT_GRAD_CLIP))
         self.agent_optim.step()
-        self.counters.agent_updates += 1
+        if self.counters.fresh_agent:
+            self.counters.final_agent_updates += 1
+        else:
+            self.counters.agent_updates += 1
         return metrics
 
     def _imagination_loss(self, agent: ActorCritic, frames: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -306,6 +316,40 @@ class AgentTraining:
         rows = self._run_updates(n, "actor-critic", self.context_sampler, self._agent_update, stop)
         self.agent.eval()
         return rows
+
+    def _start_fresh_agent(self) -> None:
+        """Keep the run's agent in ``run_agent.safetensors`` and put a fresh one with a fresh optimizer in its place
+        (the same weights on every rank; a run stopped before its next checkpoint does this again, alike)."""
+        if self.main:
+            save_checkpoints(self.run_dir / RUN_AGENT_FILE, {"agent": self.agent}, {}, {"agent_updates": self.counters.agent_updates})
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed + FRESH_AGENT_SEED)
+            fresh = ActorCritic(self.agent.cfg)
+        self.agent.load_state_dict(fresh.state_dict())  # in place: a data-parallel wrapper keeps these parameters
+        self.agent.sync_input_statistics(self.world_model)
+        self.agent_optim = torch.optim.AdamW(self.agent.parameters(), lr=self.preset.agent_lr, weight_decay=0.0)
+        self.counters.fresh_agent = True
+
+    def _train_final_agent(self, stop: StopOnSignal, metrics_file, writer, bar: tqdm) -> bool:
+        """The preset's ``final_agent_updates`` for a fresh agent in the final world model's dream, after the last
+        epoch, in blocks that are logged and checkpointed; the last block's row holds its evaluation. Returns
+        whether a signal stopped them."""
+        p, c = self.preset, self.counters
+        if not c.fresh_agent:
+            self._start_fresh_agent()
+        stopping = False
+        while c.final_agent_updates < p.final_agent_updates and not stopping:
+            n = min(FINAL_AGENT_BLOCK_UPDATES, p.final_agent_updates - c.final_agent_updates)
+            rows = self._train_agent(n, stop)
+            stopping = any_rank(stop.requested, self.dist, self.device)
+            if self.main and rows:
+                row = {"epoch": c.epoch, **mean_metrics(rows, "")}
+                if c.final_agent_updates == p.final_agent_updates and not stopping:
+                    row.update(self._evaluate(p.eval_episodes, p.eval_max_steps))
+                row.update({"world_model_updates": c.world_model_updates, "agent_updates": c.agent_updates, "final_agent_updates": c.final_agent_updates})
+                self._log(row | {"time": self._seconds()}, metrics_file, writer, bar, step=c.final_agent_updates, tag="final_agent/")
+            self._checkpoint_if_due(stopping)
+        return stopping
 
     def _evaluate(self, episodes: int, max_steps: int | None) -> dict[str, float]:
         player = AgentPlayer(self.world_model, self.agent, seed=self.config.seed)
@@ -372,6 +416,7 @@ class AgentTraining:
         metrics_path = self.run_dir / "metrics.jsonl"
         if self.config.resume and self.main:  # every row counts the world model's updates: epochs and the blocks before them
             drop_metrics_after(metrics_path, c.world_model_updates, key="world_model_updates")
+            drop_metrics_after(metrics_path, c.final_agent_updates, key="final_agent_updates")  # and the fresh final agent's
         self._offset, self._start = c.seconds, time.monotonic()
         self._last_checkpoint = time.monotonic()
         row: dict[str, float] = {}
@@ -395,19 +440,22 @@ class AgentTraining:
             while (c.epoch < p.epochs or self.env_steps < p.env_steps) and not stopping:
                 row = self._epoch(stop, epochs)
                 stopping = self._end_epoch(row, stop, metrics_file, writer, epochs)
+            if not stopping and main:
+                self.collector.flush()  # the episode being played when the budget ran out
+            if p.final_agent_updates and not stopping:
+                stopping = self._train_final_agent(stop, metrics_file, writer, epochs)
             if not stopping:
-                if main:
-                    self.collector.flush()  # the episode being played when the budget ran out
                 c.finished = True
             self._checkpoint()
         return row
 
-    def _log(self, row: dict[str, float], metrics_file, writer, bar: tqdm) -> None:
+    def _log(self, row: dict[str, float], metrics_file, writer, bar: tqdm, step: int | None = None, tag: str = "") -> None:
+        """A row to ``metrics.jsonl`` and TensorBoard (at ``step``, by default the run's real steps; tags prefixed ``tag``)."""
         metrics_file.write(json.dumps(row) + "\n")
         metrics_file.flush()
         for k, v in row.items():
             if k not in ("epoch", "env_steps"):
-                writer.add_scalar(k, v, self.env_steps)
+                writer.add_scalar(tag + k, v, self.env_steps if step is None else step)
         bar.set_postfix({k: f"{row[k]:.2f}" for k in ("wm_loss", "imagined_return", "eval_mean_score") if k in row})
 
 

@@ -1,7 +1,8 @@
 """``jedi-train export RUN_DIR --to DIR``: a run's world model (and agent, for whole-agent runs) as a
 model folder, with a model card of the figures measured on it: held-out losses or the training
 evaluations, fidelity when ``RUN_DIR/fidelity.json`` exists, the agent's score when ``RUN_DIR/eval.json``
-(written by ``jedi-eval --json``) exists."""
+(written by ``jedi-eval --json``) exists. A run that ended with a fresh final agent exports that agent, or
+with ``run_agent=True`` the run's own one."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from jedi_play.models.diamond import DIAMONDConfig
 from jedi_play.models.factory import build_world_model
 from jedi_play.models.jedi import JEDIConfig
 from trainer.agent.config import run_defining_flags
-from trainer.checkpoint import load_checkpoints
+from trainer.checkpoint import RUN_AGENT_FILE, load_checkpoints
 from trainer.world_model.train import CHECKPOINT
 
 FIDELITY_FILE = "fidelity.json"
@@ -66,6 +67,12 @@ def _training_lines(run: dict, meta: dict, val: dict) -> list[str]:
             + (", advantages normalised per batch" if preset.get("normalize_advantages") else "")
             + (f"; the actor-critic from epoch {preset['agent_delay_epochs'] + 1}" if preset.get("agent_delay_epochs") else ""),
         ]
+        if counters.get("fresh_agent"):
+            which = "the run's own agent, kept beside it (`--run-agent`)" if meta.get("run_agent") else "this agent"
+            lines.append(
+                f"- after the last epoch a fresh actor-critic took {counters.get('final_agent_updates')} updates in the final world model's frozen dream; "
+                f"exported here: {which}"
+            )
         lines += _settings_lines(run)
         if "eval_mean_score" in val:
             lines.append(f"- last evaluation during training: mean score {val['eval_mean_score']:.1f} over {int(val['eval_episodes'])} episode(s)")
@@ -112,8 +119,9 @@ def model_card(run: dict, meta: dict, val: dict, fidelity: dict | None, evaluati
     return "\n".join(lines) + "\n"
 
 
-def last_row_with(run_dir: Path, prefix: str) -> dict[str, float]:
-    """The newest row of ``metrics.jsonl`` that has a key starting with ``prefix`` (empty when none)."""
+def last_row_with(run_dir: Path, prefix: str, without: str | None = None) -> dict[str, float]:
+    """The newest row of ``metrics.jsonl`` that has a key starting with ``prefix`` and not the key ``without``
+    (empty when none)."""
     found: dict[str, float] = {}
     path = run_dir / "metrics.jsonl"
     if path.exists():
@@ -122,7 +130,7 @@ def last_row_with(run_dir: Path, prefix: str) -> dict[str, float]:
                 row = json.loads(line)
             except ValueError:
                 continue  # a line cut by a kill
-            if any(k.startswith(prefix) for k in row):
+            if any(k.startswith(prefix) for k in row) and without not in row:
                 found = row
     return found
 
@@ -131,7 +139,9 @@ def _optional_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def export_run(run_dir: Path, to: Path, weights_dtype: WeightsDType = "float32") -> Path:
+def export_run(run_dir: Path, to: Path, weights_dtype: WeightsDType = "float32", run_agent: bool = False) -> Path:
+    """Write ``run_dir``'s model folder to ``to``; ``run_agent``: a whole-agent run's own agent instead of the
+    fresh final one that replaced it (``--final-agent-updates``)."""
     run = read_run(run_dir)
     model = build_world_model(run["world_model"], run["model_config"])
     agent = ActorCritic(ActorCriticConfig.from_dict(run["agent_config"])) if run.get("kind") == "agent" else None
@@ -139,7 +149,12 @@ def export_run(run_dir: Path, to: Path, weights_dtype: WeightsDType = "float32")
     if not ckpt.exists():
         raise UserError(f"{run_dir} has no checkpoint yet")
     meta = load_checkpoints(ckpt, {"model": model, **({"agent": agent} if agent is not None else {})})
-    val = last_row_with(run_dir, "eval_" if agent is not None else "val_")
+    if run_agent:
+        if agent is None or not (run_dir / RUN_AGENT_FILE).exists():
+            raise UserError(f"{run_dir} holds no run's agent beside a fresh final one (only runs with --final-agent-updates that reached it do)")
+        load_checkpoints(run_dir / RUN_AGENT_FILE, {"agent": agent})
+        meta["run_agent"] = True
+    val = last_row_with(run_dir, "eval_" if agent is not None else "val_", without="final_agent_updates" if run_agent else None)
     card = model_card(run, meta, val, _optional_json(run_dir / FIDELITY_FILE), _optional_json(run_dir / EVAL_FILE))
     training = {"updates": meta.get("step")} if agent is None else {"env_steps": meta.get("env_steps"), **meta.get("counters", {})}
     save_model_folder(to, model, run["world_model"], run["game"], run["action_meanings"], card, {"training": training}, agent=agent, weights_dtype=weights_dtype)

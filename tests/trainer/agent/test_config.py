@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ def test_overrides_change_only_their_fields_of_the_preset() -> None:
     delayed = TrainConfig("Asterix", Path("run"), agent_delay_epochs=30, agent_updates=125).budget()
     assert delayed.total_agent_updates == 125 * (cpu.epochs - 30) and delayed.epochs == cpu.epochs
     assert TrainConfig("Asterix", Path("run"), preset="cpu-v1", agent_delay_epochs=0).budget().agent_delay_epochs == 0
+    assert TrainConfig("Asterix", Path("run"), final_agent_updates=1000).budget() == replace(cpu, final_agent_updates=1000)
+    assert TrainConfig("Asterix", Path("run"), final_agent_updates=0).budget() == cpu
 
 
 def test_more_steps_per_epoch_keep_the_presets_epochs() -> None:
@@ -38,7 +41,7 @@ def test_more_steps_per_epoch_keep_the_presets_epochs() -> None:
 @pytest.mark.parametrize(
     "override",
     [{"agent_updates": 0}, {"steps_per_epoch": 0}, {"denoising_steps": 0}, {"agent_lr": -1e-3}, {"entropy_weight": -0.1}, {"agent_lr": float("nan")},
-     {"agent_delay_epochs": -1}, {"agent_delay_epochs": PRESETS["cpu"].epochs}],
+     {"agent_delay_epochs": -1}, {"agent_delay_epochs": PRESETS["cpu"].epochs}, {"final_agent_updates": -1}],
 )
 def test_overrides_out_of_range_are_refused(override: dict) -> None:
     with pytest.raises(UserError, match="must be"):

@@ -205,3 +205,69 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_on_its_stored_episodes
     smoke = PRESETS["smoke"]
     assert EpisodeStore.open(replay).num_steps() == smoke.env_steps
     assert [r["epoch"] for r in metrics_rows(tmp_path / "run")] == [0, *range(1, smoke.epochs + 1)]
+
+
+def test_a_fresh_final_agent_ends_the_run_and_resumes_after_a_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--final-agent-updates``: after the last epoch the run's agent is kept in ``run_agent.safetensors`` and a
+    fresh one (with its seeded initial weights) takes the updates in blocks; a SIGTERM among them is resumed
+    without starting it again, and the export gives the fresh agent, or the run's with ``run_agent``."""
+    import os
+    import signal
+    from dataclasses import replace
+
+    from jedi_play.models.actor_critic import ActorCritic
+    from trainer.agent import loop
+    from trainer.checkpoint import RUN_AGENT_FILE, load_checkpoints
+    from trainer.world_model.export import export_run
+
+    smoke = replace(PRESETS["smoke"], initial_world_model_updates=0, eval_every=100, final_agent_updates=3)
+    monkeypatch.setitem(PRESETS, "smoke", smoke)
+    monkeypatch.setattr(loop, "FINAL_AGENT_BLOCK_UPDATES", 2)
+    run_agents: list[dict[str, torch.Tensor]] = []
+    fresh_agents: list[dict[str, torch.Tensor]] = []
+    real_start, real_update = loop.AgentTraining._start_fresh_agent, loop.AgentTraining._agent_update
+
+    def start_and_record(self: loop.AgentTraining) -> None:
+        run_agents.append({k: v.clone() for k, v in self.agent.state_dict().items()})
+        real_start(self)
+        fresh_agents.append({k: v.clone() for k, v in self.agent.state_dict().items()})
+
+    def update_then_stop(self: loop.AgentTraining) -> dict[str, float]:
+        metrics = real_update(self)
+        if self.counters.final_agent_updates == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return metrics
+
+    monkeypatch.setattr(loop.AgentTraining, "_start_fresh_agent", start_and_record)
+    monkeypatch.setattr(loop.AgentTraining, "_agent_update", update_then_stop)
+    config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1)
+    _, finished = loop.train_agent(config, progress=False)
+    assert not finished and len(run_agents) == 1
+    assert not all(torch.equal(run_agents[0][k], fresh_agents[0][k]) for k in run_agents[0])
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed + loop.FRESH_AGENT_SEED)
+        seeded = ActorCritic(_agent_config(tmp_path / "run")).state_dict()
+    assert all(torch.equal(seeded[k], fresh_agents[0][k]) for k in seeded if "input" not in k)
+
+    monkeypatch.setattr(loop.AgentTraining, "_agent_update", real_update)
+    _, finished = loop.train_agent(replace(config, resume=True), progress=False)
+    assert finished and len(run_agents) == 1, "the resumed run started the fresh agent again"
+    rows = metrics_rows(tmp_path / "run")
+    ac = smoke.total_agent_updates
+    assert [(r["epoch"], r["agent_updates"], r.get("final_agent_updates")) for r in rows] == [(1, ac // 2, None), (2, ac, None), (2, ac, 1), (2, ac, 3)]
+    assert "eval_mean_score" in rows[-1] and "eval_mean_score" not in rows[-2]
+
+    kept = ActorCritic(_agent_config(tmp_path / "run"))
+    assert load_checkpoints(tmp_path / "run" / RUN_AGENT_FILE, {"agent": kept})["agent_updates"] == ac
+    assert all(torch.equal(v, run_agents[0][k]) for k, v in kept.state_dict().items())
+    final_card = (export_run(tmp_path / "run", tmp_path / "final") / "README.md").read_text()
+    run_card = (export_run(tmp_path / "run", tmp_path / "own", run_agent=True) / "README.md").read_text()
+    assert "a fresh actor-critic took 3 updates" in final_card and "exported here: this agent" in final_card
+    assert "exported here: the run's own agent" in run_card
+    assert (tmp_path / "final" / "agent.safetensors").read_bytes() != (tmp_path / "own" / "agent.safetensors").read_bytes()
+
+
+def _agent_config(run_dir: Path):  # -> ActorCriticConfig
+    from jedi_play.models.actor_critic import ActorCriticConfig
+
+    return ActorCriticConfig.from_dict(json.loads((run_dir / "run.json").read_text())["agent_config"])
