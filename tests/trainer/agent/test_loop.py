@@ -249,9 +249,16 @@ def test_a_fresh_final_agent_ends_the_run_and_resumes_after_a_signal(tmp_path: P
         seeded = ActorCritic(_agent_config(tmp_path / "run")).state_dict()
     assert all(torch.equal(seeded[k], fresh_agents[0][k]) for k in seeded if "input" not in k)
 
-    monkeypatch.setattr(loop.AgentTraining, "_agent_update", real_update)
+    world_model_training: list[bool] = []
+
+    def recording_update(self: loop.AgentTraining) -> dict[str, float]:
+        world_model_training.append(self.world_model.training)
+        return real_update(self)
+
+    monkeypatch.setattr(loop.AgentTraining, "_agent_update", recording_update)
     _, finished = loop.train_agent(replace(config, resume=True), progress=False)
     assert finished and len(run_agents) == 1, "the resumed run started the fresh agent again"
+    assert world_model_training == [False, False], "the frozen world model's running statistics would move"
     rows = metrics_rows(tmp_path / "run")
     ac = smoke.total_agent_updates
     assert [(r["epoch"], r["agent_updates"], r.get("final_agent_updates")) for r in rows] == [(1, ac // 2, None), (2, ac, None), (2, ac, 1), (2, ac, 3)]
