@@ -6,7 +6,7 @@ agent starts uniform with a zero baseline. Latents are normalised on the way in:
 their scale to training, and the agent should not depend on it. Layer norm over each latent (the first
 agents) rescales the fixed pattern JEDI's latents drift to along with their differences; standardising by
 the world model's running statistics (``standardize_input``, ``set_input_statistics``) scales the
-differences between states to unit spread (README, "Agents").
+differences between states to unit spread (docs/agents.md).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from jedi_play.models.unet import UNet, UNetConfig
 from jedi_play.models.world_model import Batch, JSONConfig, SamplerConfig, WorldModel, frames_to_tensor, tensor_to_frames
 
 # A mean predictor learns the action's effect about twice as fast per update at 1e-3 as at 3e-4, the CPU
-# runs' world-model rate (README, "Agents"); its regression is a plain MSE and takes the bigger steps.
+# runs' world-model rate (docs/agents.md); its regression is a plain MSE and takes the bigger steps.
 MEAN_PREDICTOR_LR_SCALE = 3.0
 
 
@@ -49,18 +49,18 @@ class JEDIConfig(JSONConfig):
     decoder_grad_weight: float = 0.0  # > 0: the decoder loss also trains the encoder, with this weight
     # not in the paper: > 0 weighs the decoder's squared error on pixels that changed since the frame before
     # by 1 + this, normalised over the frame (``motion_weighted_mse``): a ball of a few pixels is a thousandth
-    # of the frame, and without this the latents lose Breakout's (README, "Where the ball goes")
+    # of the frame, and without this the latents lose Breakout's (docs/agents.md, "Where the ball goes")
     decoder_motion_weight: float = 0.0
     # not in the paper: > 0 adds, with this weight, the reward/termination loss on a transition whose next
     # latent is the denoiser's own sample (the dream's sampler, real labels): the model learns to read
-    # rewards from what dreams look like, not only from real next latents (README, "Agents")
+    # rewards from what dreams look like, not only from real next latents (docs/agents.md)
     dream_reward_weight: float = 0.0
     # not in the paper: read each step's reward and end from the transition before it and the action
     # (``RewardEndConfig.foresight``), so a dream's rewards do not depend on its sampled next latent
     reward_foresight: bool = False
     # not in the paper: the denoiser works on latents centred and scaled by running statistics of the
     # encoder's output, ``(z - mean) / std * sigma_data``, so that EDM's noise levels match their scale
-    # whatever it drifts to, and shrinking the latents no longer lowers the denoising loss (README, "Agents")
+    # whatever it drifts to, and shrinking the latents no longer lowers the denoising loss (docs/agents.md)
     latent_norm: bool = False
     latent_norm_momentum: float = 0.02
     # not in the paper: the denoiser produces the change from the last latent, ``z_t+1 - z_t`` (scaled by
@@ -68,17 +68,17 @@ class JEDIConfig(JSONConfig):
     predict_delta: bool = False
     # not in the paper: the level channels of a regression network (``MeanPredictor``) that predicts the next
     # latent's conditional mean in the denoiser's space by mean squared error; the denoiser diffuses the
-    # residual around it. () = off. The regression learns the action's effect far sooner (README, "Agents")
+    # residual around it. () = off. The regression learns the action's effect far sooner (docs/agents.md)
     mean_predictor_channels: tuple[int, ...] = ()
     # not in the paper: each step's reward and end are read from ``(z_t, a_t, m_t+1)``, where ``m_t+1`` is the
     # mean predictor's regressed next latent (stop-gradient), in training as in a dream: the reward model never
     # reads a real next latent it will not have in a dream, nor a sampled one; its input is a function of the
-    # context and the action alone (README, "Agents")
+    # context and the action alone (docs/agents.md)
     reward_reads_mean: bool = False
     # not in the paper: the reward/termination model reads latents standardised by the running statistics
     # (``latent_norm``), as the denoiser and the agent do: JEDI's latents drift to a fixed pattern with a small
     # spread around it (std 0.009 after 1,000 Boxing updates), and raw, the states' differences are 1e-3 of
-    # what the reward model reads (README, "Agents")
+    # what the reward model reads (docs/agents.md)
     reward_reads_standardized: bool = False
 
     def __post_init__(self) -> None:

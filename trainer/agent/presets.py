@@ -54,12 +54,12 @@ class Preset:
         return self.agent_updates * max(0, self.epochs - self.agent_delay_epochs)
 
 
-# The `cpu` preset until 2026-12-03 (the runs the README reports under `cpu` before then): a fifth of the
+# The `cpu` preset until 2026-12-03 (the runs docs/agents.md reports under `cpu` before then): a fifth of the
 # data, 1/17 of the world-model updates and 1/50 of the agent's, smaller imagined batches; world-model lr
 # 3e-4 (as in the world-model fidelity runs) to make up a little. At these few thousand updates the paper's
 # denoiser hardly learns what the action does, so the world model regresses the next latent's mean (a
 # 96-channel mean predictor) and diffuses the residual, on normalised latent changes, with a 96-channel
-# denoiser that makes an imagined step about 1.6 times cheaper than the paper's 160 (README, "Agents"). The
+# denoiser that makes an imagined step about 1.6 times cheaper than the paper's 160 (docs/agents.md). The
 # agent waits 20 epochs (480 world-model updates) before it learns: at lr 1e-3 an agent trained from the
 # first epoch on an untrained reward model's rewards fell to entropy 1.1 (ln 9 = 2.197) by epoch 4. The
 # agent learns at lr 1e-3: on the real game DIAMOND's 1e-4 needed about 1,800 updates to start improving,
@@ -67,7 +67,7 @@ class Preset:
 # their lower variance. The pixel decoder's gradient reaches the encoder (the paper's ablation, weight 100):
 # without it the latents drift to a fixed pattern with a small spread, and after 1,000 updates the dream's
 # one-step action effects hardly align with the game's (0.05 on Boxing, 0.29 on Asterix); with it they align
-# 0.56 on both (README, "Agents").
+# 0.56 on both (docs/agents.md).
 CPU_V1 = Preset(
     env_steps=20_000,
     initial_random_steps=5_000,
@@ -100,7 +100,7 @@ CPU_V1 = Preset(
 # diffuses the residual, on normalised latent changes, with a 96-channel denoiser; the pixel decoder's
 # gradient reaches the encoder (the paper's ablation, weight 100). On Asterix its policy fell to one action
 # within 150 updates, as the frozen-dream agent's did, but to RIGHT rather than UPRIGHT: 50.0 over 100
-# episodes (README, "Agents").
+# episodes (docs/agents.md).
 CPU_V2 = replace(
     CPU_V1,
     env_steps=25_000,
@@ -114,7 +114,7 @@ CPU_V2 = replace(
 )
 
 # 70 to 95 minutes alone on two CPU cores (Pong: 69 min, Breakout: 93). ``cpu-v2`` with the changes its runs called for
-# (README, "Agents"): 40 world-model updates an epoch instead of 10 (Asterix beat random with them); 400 real
+# (docs/agents.md): 40 world-model updates an epoch instead of 10 (Asterix beat random with them); 400 real
 # steps an epoch instead of 100, 40,000 in all; a decoder that weighs the pixels that moved 100 times more,
 # so that the latents keep Pong's and Breakout's ball; and 50 agent updates an epoch instead of 14, 2,500 in
 # all, at one denoising step instead of three (as faithful on Pong, and an agent update about twice as
@@ -137,7 +137,7 @@ PRESETS: dict[str, Preset] = {
     "cpu-v1": CPU_V1,
     # The `cpu-v1` preset's 150 epochs of updates over Atari 100k's whole 100,000 real steps (collection costs
     # minutes, not hours). Made to test whether more varied data puts the game's rewards in the dream; on
-    # Asterix it did not, and the agent scored below the `cpu-v1` run's (README, "Agents").
+    # Asterix it did not, and the agent scored below the `cpu-v1` run's (docs/agents.md).
     "cpu100k": replace(CPU_V1, env_steps=100_000, initial_random_steps=10_000, steps_per_epoch=600),
     # Seconds: every phase runs once or twice on a real game, with the `cpu` preset's models.
     "smoke": Preset(
