@@ -140,7 +140,7 @@ class AgentTraining:
         agent_config = ActorCriticConfig.from_dict(saved_agent) if saved_agent else ActorCriticConfig.for_world_model(self.world_model, num_actions)
         self.agent = ActorCritic(agent_config).to(self.device)
         self.wm_optim = torch.optim.AdamW(self.world_model.parameter_groups(self.preset.world_model_lr), weight_decay=WORLD_MODEL_WEIGHT_DECAY)
-        self.agent_optim = torch.optim.AdamW(self.agent.parameters(), lr=self.preset.agent_lr, weight_decay=0.0)
+        self.agent_optim = self._agent_optimizer()
         self.wm_lrs = [g["lr"] for g in self.wm_optim.param_groups]
         meta = {"counters": vars(Counters())}
         if from_checkpoint and self.main:
@@ -182,6 +182,9 @@ class AgentTraining:
 
     def _models(self) -> dict[str, torch.nn.Module]:
         return {"model": self.world_model, "agent": self.agent}
+
+    def _agent_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.agent.parameters(), lr=self.preset.agent_lr, weight_decay=0.0)
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"optim": self.wm_optim, "agent_optim": self.agent_optim}
@@ -327,7 +330,7 @@ class AgentTraining:
             fresh = ActorCritic(self.agent.cfg)
         self.agent.load_state_dict(fresh.state_dict())  # in place: a data-parallel wrapper keeps these parameters
         self.agent.sync_input_statistics(self.world_model)
-        self.agent_optim = torch.optim.AdamW(self.agent.parameters(), lr=self.preset.agent_lr, weight_decay=0.0)
+        self.agent_optim = self._agent_optimizer()
         self.counters.fresh_agent = True
 
     def _train_final_agent(self, stop: StopOnSignal, metrics_file, writer, bar: tqdm) -> bool:
