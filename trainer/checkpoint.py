@@ -19,7 +19,7 @@ from safetensors.torch import save as save_safetensors
 from jedi_play.cli.errors import UserError
 from jedi_play.data.atomic import atomic_write_bytes
 
-RUN_AGENT_FILE = "run_agent.safetensors"  # a whole-agent run's own agent, kept when a fresh final agent replaces it
+RUN_AGENT_FILE = "run_agent.safetensors"  # a whole-agent run's agent as it was before its final agent's updates
 
 
 def save_checkpoints(

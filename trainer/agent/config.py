@@ -4,7 +4,7 @@ override, and the JEDI world-model options they set; a resumed run must keep eve
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
 
@@ -68,10 +68,14 @@ class TrainConfig:
     final_agent_updates: int | None = field(
         default=None,
         metadata={
-            "help": "not in DIAMOND: after the last epoch, train a fresh actor-critic for N updates in the final world model's frozen dream "
-            "and end with it; the run's own agent is kept in RUN_DIR/run_agent.safetensors (default: the preset's, 0 = none)",
+            "help": "not in DIAMOND: after the last epoch, train an actor-critic (--final-agent) for N updates in the final world model's frozen "
+            "dream and end with it; the run's agent as it was is kept in RUN_DIR/run_agent.safetensors (default: the preset's, 0 = none)",
             "metavar": "N",
         },
+    )
+    final_agent: Literal["fresh", "run"] | None = field(
+        default=None,
+        metadata={"help": "which actor-critic takes --final-agent-updates: a fresh one or the run's own, trained further (default: the preset's)"},
     )
     normalize_advantages: bool | None = field(
         default=None, metadata={"help": "not in DIAMOND: scale each agent batch's advantages to zero mean and unit standard deviation (default: the preset's)"}
@@ -91,7 +95,7 @@ class TrainConfig:
         """The preset with this run's overrides; ``UserError`` for an override out of range."""
         overrides = self.preset_overrides()
         for name, value in overrides.items():
-            if isinstance(value, bool):
+            if isinstance(value, (bool, str)):
                 continue
             may_be_zero = name in ("entropy_weight", "agent_delay_epochs", "final_agent_updates")
             if value < 0 or (value == 0 and not may_be_zero) or value != value:
@@ -157,15 +161,18 @@ def run_defining_flags(train_config: dict) -> list[str]:
 
 
 def same_budget(budget: Preset, saved: dict) -> bool:
-    """Whether ``budget`` is the one a run saved (``run.json``'s ``preset``), on the fields both know. The
-    JEDI options are left out: a resumed run keeps the world model it was built with."""
+    """Whether ``budget`` is the one a run saved (``run.json``'s ``preset``). A field the run's ``run.json``
+    predates counts as its default (what the run did then); one it has that the preset lost is left out, and so
+    are the JEDI options: a resumed run keeps the world model it was built with."""
     now = json.loads(json.dumps(budget.to_dict()))
-    return all(now[name] == value for name, value in saved.items() if name in now and name != "jedi_options")
+    defaults = {f.name: f.default for f in fields(Preset) if f.default is not MISSING and f.name != "jedi_options"}
+    then = json.loads(json.dumps(defaults)) | saved
+    return all(now[name] == then[name] for name in now if name in then and name != "jedi_options")
 
 
 PRESET_OVERRIDES = (
     "world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "agent_delay_epochs", "normalize_advantages", "steps_per_epoch",
-    "denoising_steps", "final_agent_updates",
+    "denoising_steps", "final_agent_updates", "final_agent",
 )
 JEDI_ONLY_OPTIONS = (
     "dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized", "decoder_grad_weight",

@@ -2,18 +2,18 @@
 
 A run folder holds ``replay/`` (every finished real episode, written atomically as it ends),
 ``checkpoint.safetensors`` (world model, agent, both optimizers, the loop's counters), ``run.json``,
-``metrics.jsonl`` (one row per epoch, two for an epoch a stop signal cut short; rows of epoch 0 are the
-world model's updates before the agent's) and TensorBoard event files in ``tb/``. The run first collects
-``initial_random_steps`` with the random policy, trains the world model alone on them where the preset
-says so (``initial_world_model_updates``, not in DIAMOND), then repeats epochs of: real collection by
-the agent (epsilon 0.01), world-model updates, actor-critic updates in imagination, and now and then an
-evaluation in the real game. Where the preset says so (``final_agent_updates``, not in DIAMOND), a fresh
-actor-critic then learns in the final world model's frozen dream and the run ends with it, the run's own
-agent kept in ``run_agent.safetensors``. A run killed at any moment resumes from its last checkpoint with the replay
-on disk: no finished episode is lost, and its real steps, epochs and updates are those of a run never
-stopped. Only the steps of the episode that was being played when it died are played again. Under
-``torchrun`` the updates run data-parallel (``trainer.distributed``): rank 0 plays, writes and
-evaluates; all ranks update.
+``metrics.jsonl`` and TensorBoard event files in ``tb/`` (``trainer.agent.run_log``: one row per epoch, two
+for an epoch a stop signal cut short; rows of epoch 0 are the world model's updates before the agent's). The
+run first collects ``initial_random_steps`` with the random policy, trains the world model alone on them where
+the preset says so (``initial_world_model_updates``, not in DIAMOND), then repeats epochs of: real collection
+by the agent (epsilon 0.01), world-model updates, actor-critic updates in imagination, and now and then an
+evaluation in the real game. Where the preset says so (``final_agent_updates``, not in DIAMOND), an
+actor-critic (a fresh one, or the run's own: ``final_agent``) then learns in the final world model's frozen dream
+and the run ends with it, the run's agent as it was kept in ``run_agent.safetensors``. A run killed at any
+moment resumes from its last checkpoint with the replay on disk: no finished episode is lost, and its real
+steps, epochs and updates are those of a run never stopped. Only the steps of the episode that was being
+played when it died are played again. Under ``torchrun`` the updates run data-parallel
+(``trainer.distributed``): rank 0 plays, writes and evaluates; all ranks update.
 """
 
 from __future__ import annotations
@@ -42,20 +42,21 @@ from trainer.agent.config import TrainConfig, world_model_options
 from trainer.agent.evaluate import evaluate_agent
 from trainer.agent.imagination import AGENT_GRAD_CLIP, ImaginationConfig, actor_critic_loss, imagine
 from trainer.agent.presets import Preset
+from trainer.agent.run_log import RunLog, mean_metrics
 from trainer.checkpoint import RUN_AGENT_FILE, load_checkpoints, save_checkpoints
 from trainer.data.collect import Collector, RandomPolicy
 from trainer.data.sampler import SegmentSampler
 from trainer.data.store import EpisodeStore
 from trainer.distributed import Objective, any_rank, broadcast, check_replicas_identical, data_parallel, init_distributed, shutdown_distributed
 from trainer.signals import StopOnSignal
-from trainer.world_model.train import CHECKPOINT, drop_metrics_after, segment_to_batch, world_model_update
+from trainer.world_model.train import CHECKPOINT, segment_to_batch, world_model_update
 
 WORLD_MODEL_WEIGHT_DECAY = 1e-2
 WARMUP_UPDATES = 100
 WORLD_MODEL_GRAD_CLIP = 1.0
 COLLECT_EPSILON = 0.01
 PRETRAIN_BLOCK_UPDATES = 50  # world-model updates between log rows (and possible checkpoints) before the first epoch
-FINAL_AGENT_BLOCK_UPDATES = 100  # the fresh final agent's updates between log rows (and possible checkpoints)
+FINAL_AGENT_BLOCK_UPDATES = 100  # the final agent's updates between log rows (and possible checkpoints)
 FRESH_AGENT_SEED = 7_919  # added to the run's seed: the fresh final agent's weights, the same on every rank
 
 
@@ -71,27 +72,14 @@ class Counters:
     # updates of epoch ``epoch`` that a stop signal cut off: a resumed run does them before the next epoch
     world_model_updates_left: int = 0
     agent_updates_left: int = 0
-    # after the last epoch: whether the fresh final agent has replaced the run's, and its updates so far
-    fresh_agent: bool = False
+    # after the last epoch: whether the final agent has started (the run's agent kept), and its updates so far
+    final_agent_started: bool = False
     final_agent_updates: int = 0
 
-
-def tensorboard_writer(log_dir: Path, purge_step: int | None):  # -> torch.utils.tensorboard.SummaryWriter
-    """TensorBoard event files in ``log_dir`` (a resumed run first drops the events logged after its checkpoint)."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise UserError("jedi-train writes TensorBoard logs and needs the tensorboard package: pip install 'jedi-play[train]'") from None
-    return SummaryWriter(str(log_dir), purge_step=purge_step)
-
-
-def mean_metrics(rows: list[dict[str, float]], prefix: str) -> dict[str, float]:
-    """Each metric's mean over the updates that measured it: a NaN means "not measured on this update"."""
-    means = {}
-    for key in dict.fromkeys(k for row in rows for k in row):
-        values = [row[key] for row in rows if key in row and not np.isnan(row[key])]
-        means[f"{prefix}{key}"] = float(np.mean(values)) if values else float("nan")
-    return means
+    @classmethod
+    def from_saved(cls, saved: dict) -> Counters:
+        """The counters a checkpoint holds (one from before the final agent could be the run's says ``fresh_agent``)."""
+        return cls(**{("final_agent_started" if k == "fresh_agent" else k): v for k, v in saved.items()})
 
 
 class AgentTraining:
@@ -125,7 +113,7 @@ class AgentTraining:
         if self.main:
             ranks = f", {self.dist.world_size} data-parallel ranks" if self.dist.enabled else ""
             changed = "".join(
-                f", {'' if value else 'no '}{name}" if isinstance(value, bool) else f", {name} {value:g}" for name, value in config.preset_overrides().items()
+                f", {'' if value else 'no '}{name}" if isinstance(value, bool) else f", {name} {value}" for name, value in config.preset_overrides().items()
             )
             print(f"jedi-train: {config.world_model} agent on {self.game.name}, preset {config.preset}{changed}, device {describe_device(self.device)}{ranks}", flush=True)
         torch.manual_seed(config.seed + 1000 * self.dist.rank)  # each rank its own noise; rank 0's weights win below
@@ -151,7 +139,7 @@ class AgentTraining:
             meta, wm_state, agent_state = broadcast((meta, self.wm_optim.state_dict(), self.agent_optim.state_dict()), self.dist)
             self.wm_optim.load_state_dict(wm_state)
             self.agent_optim.load_state_dict(agent_state)
-        self.counters = Counters(**meta["counters"])
+        self.counters = Counters.from_saved(meta["counters"])
         torch.manual_seed(config.seed + self.counters.epoch + 1000 * self.dist.rank)  # fresh randomness after a resume
         self.wm_objective = data_parallel(Objective(self.world_model, type(self.world_model).training_loss), self.dist, self.device)
         self.agent_objective = data_parallel(Objective(self.agent, self._imagination_loss), self.dist, self.device)
@@ -271,7 +259,7 @@ class AgentTraining:
         loss.backward()
         metrics["agent_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.agent.parameters(), AGENT_GRAD_CLIP))
         self.agent_optim.step()
-        if self.counters.fresh_agent:
+        if self.counters.final_agent_started:
             self.counters.final_agent_updates += 1
         else:
             self.counters.agent_updates += 1
@@ -287,7 +275,7 @@ class AgentTraining:
         self.world_model.eval()
         return rows
 
-    def _pretrain_world_model(self, stop: StopOnSignal, metrics_file, writer, bar: tqdm) -> bool:
+    def _pretrain_world_model(self, stop: StopOnSignal, log: RunLog | None) -> bool:
         """The preset's ``initial_world_model_updates`` on the random steps, before the first epoch, in blocks
         that are logged (epoch 0) and checkpointed like epochs; returns whether a signal stopped them."""
         p, c = self.preset, self.counters
@@ -300,9 +288,9 @@ class AgentTraining:
             rows = self._run_updates(n, desc, self.wm_sampler, self._world_model_update, stop)
             self.world_model.eval()
             stopping = any_rank(stop.requested, self.dist, self.device)
-            if self.main and rows:
+            if log and rows:
                 row = {"epoch": 0, **mean_metrics(rows, "wm_"), "world_model_updates": c.world_model_updates, "agent_updates": 0, "time": self._seconds()}
-                self._log(row, metrics_file, writer, bar)
+                log.write(row, step=self.env_steps)
             self._checkpoint_if_due(stopping)
         self.agent.sync_input_statistics(self.world_model)
         return stopping
@@ -320,37 +308,39 @@ class AgentTraining:
         self.agent.eval()
         return rows
 
-    def _start_fresh_agent(self) -> None:
-        """Keep the run's agent in ``run_agent.safetensors`` and put a fresh one with a fresh optimizer in its place
-        (the same weights on every rank; a run stopped before its next checkpoint does this again, alike)."""
+    def _start_final_agent(self) -> None:
+        """Keep the run's agent in ``run_agent.safetensors`` and give the final agent a fresh optimizer; a fresh
+        final agent (the preset's ``final_agent``) takes the run's agent's place, with the same seeded weights on
+        every rank. A run stopped before its next checkpoint does this again, alike."""
         if self.main:
             save_checkpoints(self.run_dir / RUN_AGENT_FILE, {"agent": self.agent}, {}, {"agent_updates": self.counters.agent_updates})
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.seed + FRESH_AGENT_SEED)
-            fresh = ActorCritic(self.agent.cfg)
-        self.agent.load_state_dict(fresh.state_dict())  # in place: a data-parallel wrapper keeps these parameters
-        self.agent.sync_input_statistics(self.world_model)
+        if self.preset.final_agent == "fresh":
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.config.seed + FRESH_AGENT_SEED)
+                fresh = ActorCritic(self.agent.cfg)
+            self.agent.load_state_dict(fresh.state_dict())  # in place: a data-parallel wrapper keeps these parameters
+            self.agent.sync_input_statistics(self.world_model)
         self.agent_optim = self._agent_optimizer()
-        self.counters.fresh_agent = True
+        self.counters.final_agent_started = True
 
-    def _train_final_agent(self, stop: StopOnSignal, metrics_file, writer, bar: tqdm) -> bool:
-        """The preset's ``final_agent_updates`` for a fresh agent in the final world model's dream, after the last
-        epoch, in blocks that are logged and checkpointed; the last block's row holds its evaluation. Returns
-        whether a signal stopped them."""
+    def _train_final_agent(self, stop: StopOnSignal, log: RunLog | None) -> bool:
+        """The preset's ``final_agent_updates`` in the final world model's frozen dream, after the last epoch, in
+        blocks that are logged and checkpointed; the last block's row holds its evaluation. Returns whether a
+        signal stopped them."""
         p, c = self.preset, self.counters
-        if not c.fresh_agent:
-            self._start_fresh_agent()
+        if not c.final_agent_started:
+            self._start_final_agent()
         stopping = False
         while c.final_agent_updates < p.final_agent_updates and not stopping:
             n = min(FINAL_AGENT_BLOCK_UPDATES, p.final_agent_updates - c.final_agent_updates)
             rows = self._train_agent(n, stop)
             stopping = any_rank(stop.requested, self.dist, self.device)
-            if self.main and rows:
+            if log and rows:
                 row = {"epoch": c.epoch, **mean_metrics(rows, "")}
                 if c.final_agent_updates == p.final_agent_updates and not stopping:
                     row.update(self._evaluate(p.eval_episodes, p.eval_max_steps))
                 row.update({"world_model_updates": c.world_model_updates, "agent_updates": c.agent_updates, "final_agent_updates": c.final_agent_updates})
-                self._log(row | {"time": self._seconds()}, metrics_file, writer, bar, step=c.final_agent_updates, tag="final_agent/")
+                log.write(row | {"time": self._seconds()}, step=c.final_agent_updates, tag="final_agent/")
             self._checkpoint_if_due(stopping)
         return stopping
 
@@ -397,15 +387,15 @@ class AgentTraining:
         c.agent_updates_left = c.agent_updates_left - len(ac_rows) if stop.requested else 0
         return mean_metrics(wm_rows, "wm_") | mean_metrics(ac_rows, "")
 
-    def _end_epoch(self, row: dict[str, float], stop: StopOnSignal, metrics_file, writer, bar: tqdm) -> bool:
+    def _end_epoch(self, row: dict[str, float], stop: StopOnSignal, log: RunLog | None) -> bool:
         """Evaluate when due (rank 0), log the epoch's row and checkpoint when due; returns whether to stop."""
         p, c = self.preset, self.counters
         stopping = any_rank(stop.requested, self.dist, self.device)
-        if self.main:
+        if log:
             if c.epoch % p.eval_every == 0 and not stopping:
                 row.update(self._evaluate(p.eval_episodes, p.eval_max_steps))
             row.update({"world_model_updates": c.world_model_updates, "agent_updates": c.agent_updates, "time": self._seconds()})
-            self._log(row, metrics_file, writer, bar)
+            log.write(row, step=self.env_steps)
         self._checkpoint_if_due(stopping)
         return stopping
 
@@ -416,19 +406,16 @@ class AgentTraining:
             if self.main:
                 print(f"{self.run_dir} has finished its {p.env_steps} steps; nothing to do")
             return {}
-        metrics_path = self.run_dir / "metrics.jsonl"
-        if self.config.resume and self.main:  # every row counts the world model's updates: epochs and the blocks before them
-            drop_metrics_after(metrics_path, c.world_model_updates, key="world_model_updates")
-            drop_metrics_after(metrics_path, c.final_agent_updates, key="final_agent_updates")  # and the fresh final agent's
+        # every row counts the world model's updates (epochs and the blocks before them), the final agent's its own
+        resume_at = {"world_model_updates": c.world_model_updates, "final_agent_updates": c.final_agent_updates} if self.config.resume else None
         self._offset, self._start = c.seconds, time.monotonic()
         self._last_checkpoint = time.monotonic()
         row: dict[str, float] = {}
         main = self.main
         with contextlib.ExitStack() as resources:
             stop = resources.enter_context(StopOnSignal())  # first: once metrics.jsonl exists, a signal checkpoints the run
-            writer = resources.enter_context(tensorboard_writer(self.run_dir / "tb", purge_step=self.env_steps if self.config.resume else None)) if main else None
-            metrics_file = resources.enter_context(open(metrics_path, "a")) if main else None
             epochs = resources.enter_context(tqdm(total=p.env_steps, initial=self.env_steps, desc=f"{self.game.name} real steps", unit="step", disable=not self.progress, dynamic_ncols=True))
+            log = resources.enter_context(RunLog(self.run_dir, epochs, resume_at=resume_at, env_steps=self.env_steps)) if main else None
             if main and self.env_steps < p.initial_random_steps:
                 before = self.env_steps
                 self.collector.run(p.initial_random_steps - before, RandomPolicy(len(self.env.action_meanings), self.config.seed + len(self.store)), progress=self.progress, desc="random policy")
@@ -436,30 +423,21 @@ class AgentTraining:
                     self.collector.flush()  # the world model's first updates see every random step
                 epochs.update(self.env_steps - before)
             self._share_episodes()
-            stopping = self._pretrain_world_model(stop, metrics_file, writer, epochs)
+            stopping = self._pretrain_world_model(stop, log)
             if (c.world_model_updates_left or c.agent_updates_left) and not stopping:  # the epoch a signal cut short: a second row
                 row = {"epoch": c.epoch, **self._epoch_updates(stop)}
-                stopping = self._end_epoch(row, stop, metrics_file, writer, epochs)
+                stopping = self._end_epoch(row, stop, log)
             while (c.epoch < p.epochs or self.env_steps < p.env_steps) and not stopping:
                 row = self._epoch(stop, epochs)
-                stopping = self._end_epoch(row, stop, metrics_file, writer, epochs)
+                stopping = self._end_epoch(row, stop, log)
             if not stopping and main:
                 self.collector.flush()  # the episode being played when the budget ran out
             if p.final_agent_updates and not stopping:
-                stopping = self._train_final_agent(stop, metrics_file, writer, epochs)
+                stopping = self._train_final_agent(stop, log)
             if not stopping:
                 c.finished = True
             self._checkpoint()
         return row
-
-    def _log(self, row: dict[str, float], metrics_file, writer, bar: tqdm, step: int | None = None, tag: str = "") -> None:
-        """A row to ``metrics.jsonl`` and TensorBoard (at ``step``, by default the run's real steps; tags prefixed ``tag``)."""
-        metrics_file.write(json.dumps(row) + "\n")
-        metrics_file.flush()
-        for k, v in row.items():
-            if k not in ("epoch", "env_steps"):
-                writer.add_scalar(tag + k, v, self.env_steps if step is None else step)
-        bar.set_postfix({k: f"{row[k]:.2f}" for k in ("wm_loss", "imagined_return", "eval_mean_score") if k in row})
 
 
 def train_agent(config: TrainConfig, *, progress: bool = True) -> tuple[dict[str, float], bool]:

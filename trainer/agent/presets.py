@@ -22,9 +22,11 @@ class Preset:
     world_model_lr: float = 1e-4  # DIAMOND's; the short budgets take bigger steps
     agent_lr: float = 1e-4
     agent_delay_epochs: int = 0  # epochs at the start in which only the world model trains
-    # not in DIAMOND: after the last epoch, a fresh actor-critic's updates in the final world model's frozen dream
-    # (the run's own agent is kept beside it); 0 = none, the run's agent is the one it ends with
+    # not in DIAMOND: after the last epoch, an actor-critic's updates in the final world model's frozen dream (the
+    # run's agent as it was is kept beside it); 0 = none, the run's agent is the one it ends with
     final_agent_updates: int = 0
+    # which actor-critic takes them: a fresh one, or the run's own trained further (a fresh optimizer either way)
+    final_agent: Literal["fresh", "run"] = "fresh"
     # world-model updates on the random steps before the first epoch (not in DIAMOND's loop, which has none)
     initial_world_model_updates: int = 0
     entropy_weight: float = 0.001  # DIAMOND's (the ``cpu`` preset's comment says why it keeps it)

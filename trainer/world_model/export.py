@@ -1,8 +1,8 @@
 """``jedi-train export RUN_DIR --to DIR``: a run's world model (and agent, for whole-agent runs) as a
 model folder, with a model card of the figures measured on it: held-out losses or the training
 evaluations, fidelity when ``RUN_DIR/fidelity.json`` exists, the agent's score when ``RUN_DIR/eval.json``
-(written by ``jedi-eval --json``) exists. A run that ended with a fresh final agent exports that agent, or
-with ``run_agent=True`` the run's own one."""
+(written by ``jedi-eval --json``) exists. A run that ended with a final agent (``--final-agent-updates``)
+exports that agent, or with ``run_agent=True`` the run's agent as it was before the final phase."""
 
 from __future__ import annotations
 
@@ -67,11 +67,13 @@ def _training_lines(run: dict, meta: dict, val: dict) -> list[str]:
             + (", advantages normalised per batch" if preset.get("normalize_advantages") else "")
             + (f"; the actor-critic from epoch {preset['agent_delay_epochs'] + 1}" if preset.get("agent_delay_epochs") else ""),
         ]
-        if counters.get("fresh_agent"):
-            which = "the run's own agent, kept beside it (`--run-agent`)" if meta.get("run_agent") else "this agent"
+        if counters.get("final_agent_started", counters.get("fresh_agent")):  # (the key's name until the final agent could be the run's)
+            run_own = preset.get("final_agent") == "run"
+            who = "the run's own actor-critic took {} more updates" if run_own else "a fresh actor-critic took {} updates"
+            kept = "the run's agent before them" if run_own else "the run's own agent, kept beside it"
             lines.append(
-                f"- after the last epoch a fresh actor-critic took {counters.get('final_agent_updates')} updates in the final world model's frozen dream; "
-                f"exported here: {which}"
+                f"- after the last epoch {who.format(counters.get('final_agent_updates'))} in the final world model's frozen dream; "
+                f"exported here: {f'{kept} (`--run-agent`)' if meta.get('run_agent') else 'this agent'}"
             )
         lines += _settings_lines(run)
         if "eval_mean_score" in val:
@@ -140,8 +142,8 @@ def _optional_json(path: Path) -> dict | None:
 
 
 def export_run(run_dir: Path, to: Path, weights_dtype: WeightsDType = "float32", run_agent: bool = False) -> Path:
-    """Write ``run_dir``'s model folder to ``to``; ``run_agent``: a whole-agent run's own agent instead of the
-    fresh final one that replaced it (``--final-agent-updates``)."""
+    """Write ``run_dir``'s model folder to ``to``; ``run_agent``: a whole-agent run's agent as it was before its
+    final agent's updates (``--final-agent-updates``) instead of the final agent."""
     run = read_run(run_dir)
     model = build_world_model(run["world_model"], run["model_config"])
     agent = ActorCritic(ActorCriticConfig.from_dict(run["agent_config"])) if run.get("kind") == "agent" else None
@@ -151,7 +153,7 @@ def export_run(run_dir: Path, to: Path, weights_dtype: WeightsDType = "float32",
     meta = load_checkpoints(ckpt, {"model": model, **({"agent": agent} if agent is not None else {})})
     if run_agent:
         if agent is None or not (run_dir / RUN_AGENT_FILE).exists():
-            raise UserError(f"{run_dir} holds no run's agent beside a fresh final one (only runs with --final-agent-updates that reached it do)")
+            raise UserError(f"{run_dir} holds no run's agent beside a final one (only runs with --final-agent-updates that reached it do)")
         load_checkpoints(run_dir / RUN_AGENT_FILE, {"agent": agent})
         meta["run_agent"] = True
     val = last_row_with(run_dir, "eval_" if agent is not None else "val_", without="final_agent_updates" if run_agent else None)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jedi_play.cli.errors import UserError
-from trainer.agent.config import TrainConfig, world_model_options
+from trainer.agent.config import TrainConfig, same_budget, world_model_options
 from trainer.agent.presets import PRESETS, Preset
 
 
@@ -29,6 +29,7 @@ def test_overrides_change_only_their_fields_of_the_preset() -> None:
     assert TrainConfig("Asterix", Path("run"), preset="cpu-v1", agent_delay_epochs=0).budget().agent_delay_epochs == 0
     assert TrainConfig("Asterix", Path("run"), final_agent_updates=1000).budget() == replace(cpu, final_agent_updates=1000)
     assert TrainConfig("Asterix", Path("run"), final_agent_updates=0).budget() == cpu
+    assert TrainConfig("Asterix", Path("run"), final_agent="run").budget() == replace(cpu, final_agent="run") != cpu
 
 
 def test_more_steps_per_epoch_keep_the_presets_epochs() -> None:
@@ -78,6 +79,16 @@ def test_a_run_resumes_only_with_the_budget_it_was_trained_with() -> None:
     gone = saved | {"preset": saved["preset"] | {"agent_updates": 3}}
     with pytest.raises(UserError, match="no preset gives that budget now"):
         TrainConfig("Asterix", Path("run")).check_resumes(gone)
+
+
+def test_a_budget_field_a_run_predates_counts_as_its_default() -> None:
+    """A run saved before a preset field existed did what its default does: a preset that sets it otherwise
+    (a final phase) is another budget, and a field the preset has since lost does not count."""
+    cpu = PRESETS["cpu"]
+    old = {k: v for k, v in json.loads(json.dumps(cpu.to_dict())).items() if k not in ("final_agent_updates", "final_agent")}
+    assert same_budget(cpu, old) and same_budget(cpu, old | {"a_field_since_removed": 1})
+    assert not same_budget(replace(cpu, final_agent_updates=1000), old)
+    assert not same_budget(replace(cpu, final_agent="run"), old)
 
 
 def test_the_presets_jedi_options_apply_unless_the_command_line_says_otherwise() -> None:

@@ -5,26 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from trainer.agent.config import TrainConfig
 from trainer.agent.imagination import ImaginationConfig, Rollout, actor_critic_loss
-from trainer.agent.loop import mean_metrics
 from trainer.agent.presets import PRESETS, Preset
 
 
 def metrics_rows(run_dir: Path) -> list[dict]:
     """The rows of a run's ``metrics.jsonl``."""
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-
-
-def test_epoch_metrics_skip_updates_that_did_not_measure() -> None:
-    nan = float("nan")
-    rows = [{"loss": 1.0, "denoise_loss_switched": nan}, {"loss": 3.0, "denoise_loss_switched": 2.0}, {"loss": 2.0, "denoise_loss_switched": nan}]
-    assert mean_metrics(rows, "wm_") == {"wm_loss": 2.0, "wm_denoise_loss_switched": 2.0}
-    assert np.isnan(mean_metrics(rows[:1], "")["denoise_loss_switched"])
 
 
 def test_the_agent_waits_the_delay_epochs_the_command_line_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,9 +102,9 @@ def test_a_signal_as_the_run_opens_its_files_checkpoints_it(tmp_path: Path, monk
     import signal
     from dataclasses import replace
 
-    from trainer.agent import loop
+    from trainer.agent import loop, run_log
 
-    real_writer = loop.tensorboard_writer
+    real_writer = run_log.tensorboard_writer
 
     def signal_then_open(log_dir: Path, purge_step: int | None):
         if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
@@ -121,12 +112,12 @@ def test_a_signal_as_the_run_opens_its_files_checkpoints_it(tmp_path: Path, monk
         os.kill(os.getpid(), signal.SIGTERM)
         return real_writer(log_dir, purge_step)
 
-    monkeypatch.setattr(loop, "tensorboard_writer", signal_then_open)
+    monkeypatch.setattr(run_log, "tensorboard_writer", signal_then_open)
     config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1)
     _, finished = loop.train_agent(config, progress=False)
     assert not finished and (tmp_path / "run" / "checkpoint.safetensors").exists()
 
-    monkeypatch.setattr(loop, "tensorboard_writer", real_writer)
+    monkeypatch.setattr(run_log, "tensorboard_writer", real_writer)
     _, finished = loop.train_agent(replace(config, resume=True), progress=False)
     assert finished
 
@@ -225,7 +216,7 @@ def test_a_fresh_final_agent_ends_the_run_and_resumes_after_a_signal(tmp_path: P
     monkeypatch.setattr(loop, "FINAL_AGENT_BLOCK_UPDATES", 2)
     run_agents: list[dict[str, torch.Tensor]] = []
     fresh_agents: list[dict[str, torch.Tensor]] = []
-    real_start, real_update = loop.AgentTraining._start_fresh_agent, loop.AgentTraining._agent_update
+    real_start, real_update = loop.AgentTraining._start_final_agent, loop.AgentTraining._agent_update
 
     def start_and_record(self: loop.AgentTraining) -> None:
         run_agents.append({k: v.clone() for k, v in self.agent.state_dict().items()})
@@ -238,7 +229,7 @@ def test_a_fresh_final_agent_ends_the_run_and_resumes_after_a_signal(tmp_path: P
             os.kill(os.getpid(), signal.SIGTERM)
         return metrics
 
-    monkeypatch.setattr(loop.AgentTraining, "_start_fresh_agent", start_and_record)
+    monkeypatch.setattr(loop.AgentTraining, "_start_final_agent", start_and_record)
     monkeypatch.setattr(loop.AgentTraining, "_agent_update", update_then_stop)
     config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1)
     _, finished = loop.train_agent(config, progress=False)
@@ -272,6 +263,46 @@ def test_a_fresh_final_agent_ends_the_run_and_resumes_after_a_signal(tmp_path: P
     assert "a fresh actor-critic took 3 updates" in final_card and "exported here: this agent" in final_card
     assert "exported here: the run's own agent" in run_card
     assert (tmp_path / "final" / "agent.safetensors").read_bytes() != (tmp_path / "own" / "agent.safetensors").read_bytes()
+
+
+def test_the_runs_own_agent_can_take_the_final_updates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--final-agent run``: the run's agent keeps its weights, gets a fresh optimizer and takes the final updates;
+    ``run_agent.safetensors`` and ``--run-agent`` give it as it was before them."""
+    from dataclasses import replace
+
+    from jedi_play.models.actor_critic import ActorCritic
+    from trainer.agent import loop
+    from trainer.checkpoint import RUN_AGENT_FILE, load_checkpoints
+    from trainer.world_model.export import export_run
+
+    monkeypatch.setitem(PRESETS, "smoke", replace(PRESETS["smoke"], initial_world_model_updates=0, eval_every=100))
+    starts: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], int]] = []
+    real_start = loop.AgentTraining._start_final_agent
+
+    def start_and_record(self: loop.AgentTraining) -> None:
+        before = {k: v.clone() for k, v in self.agent.state_dict().items()}
+        real_start(self)
+        starts.append((before, {k: v.clone() for k, v in self.agent.state_dict().items()}, len(self.agent_optim.state)))
+
+    monkeypatch.setattr(loop.AgentTraining, "_start_final_agent", start_and_record)
+    config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1, final_agent_updates=2, final_agent="run")
+    _, finished = loop.train_agent(config, progress=False)
+    (before, after, optimizer_states), = starts
+    assert finished and optimizer_states == 0, "the final agent's optimizer is not fresh"
+    assert all(torch.equal(before[k], after[k]) for k in before), "the run's agent was replaced"
+    kept = ActorCritic(_agent_config(tmp_path / "run"))
+    load_checkpoints(tmp_path / "run" / RUN_AGENT_FILE, {"agent": kept})
+    assert all(torch.equal(v, before[k]) for k, v in kept.state_dict().items())
+    assert metrics_rows(tmp_path / "run")[-1]["final_agent_updates"] == 2
+    final_card = (export_run(tmp_path / "run", tmp_path / "final") / "README.md").read_text()
+    run_card = (export_run(tmp_path / "run", tmp_path / "own", run_agent=True) / "README.md").read_text()
+    assert "the run's own actor-critic took 2 more updates" in final_card and "--final-agent run" in final_card
+    assert "exported here: the run's agent before them (`--run-agent`)" in run_card
+    # the final updates went through the fresh optimizer (on the smoke run's rewardless dream their gradients are 0)
+    final = ActorCritic(_agent_config(tmp_path / "run"))
+    optim = torch.optim.AdamW(final.parameters())
+    load_checkpoints(tmp_path / "run" / loop.CHECKPOINT, {"agent": final}, {"agent_optim": optim})
+    assert {float(state["step"]) for state in optim.state.values()} == {2.0}
 
 
 def _agent_config(run_dir: Path):  # -> ActorCriticConfig

@@ -48,7 +48,7 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
     exported = run_script("jedi-train", "export", str(run_dir), "--to", str(folder))
     assert exported.returncode == 0, exported.stderr
     no_run_agent = run_script("jedi-train", "export", str(run_dir), "--to", str(tmp_path / "own"), "--run-agent")
-    assert_one_line_error(no_run_agent, "no run's agent beside a fresh final one", "--final-agent-updates")
+    assert_one_line_error(no_run_agent, "no run's agent beside a final one", "--final-agent-updates")
     loaded = load_model_folder(folder, "breakout")
     card = (folder / "README.md").read_text()
     assert loaded.agent is not None and "agent and world model" in card
