@@ -43,10 +43,10 @@ from trainer.agent.evaluate import evaluate_agent
 from trainer.agent.imagination import AGENT_GRAD_CLIP, ImaginationConfig, actor_critic_loss, imagine
 from trainer.agent.presets import Preset
 from trainer.agent.run_log import RunLog, mean_metrics
+from trainer.agent.run_replay import RunReplay
 from trainer.checkpoint import RUN_AGENT_FILE, load_checkpoints, save_checkpoints
 from trainer.data.collect import Collector, RandomPolicy
 from trainer.data.sampler import SegmentSampler
-from trainer.data.store import EpisodeStore
 from trainer.distributed import Objective, any_rank, broadcast, check_replicas_identical, data_parallel, init_distributed, shutdown_distributed
 from trainer.signals import StopOnSignal
 from trainer.world_model.train import CHECKPOINT, segment_to_batch, world_model_update
@@ -144,22 +144,13 @@ class AgentTraining:
         self.wm_objective = data_parallel(Objective(self.world_model, type(self.world_model).training_loss), self.dist, self.device)
         self.agent_objective = data_parallel(Objective(self.agent, self._imagination_loss), self.dist, self.device)
 
-        episodes = []
         if self.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._write_run_info()
-            self.store = EpisodeStore.create(self.run_dir / "replay", self.game.name, self.env.action_meanings)
-            episodes = self.store.load_all()
-        episodes = broadcast(episodes, self.dist)
-        self.stored_steps = sum(len(e) for e in episodes)
-        self._shared_steps = self.stored_steps  # the other ranks' view of env_steps, sent by rank 0
-        self._new_episodes: list = []  # finished on rank 0 since the last share
-        n = self.world_model.num_cond_steps
         seed = config.seed + self.counters.epoch + 1000 * self.dist.rank  # each rank samples its own batches
-        self.wm_sampler = SegmentSampler(n + 1, episodes, seed=seed)  # n context frames, the next one and the one after
-        self.context_sampler = SegmentSampler(n - 1, episodes, seed=seed + 1)  # n real frames start an imagination
+        self.replay = RunReplay(self.run_dir / "replay", self.game.name, self.env.action_meanings, self.world_model.num_cond_steps, seed, self.dist)
         if self.main:
-            self.collector = Collector(self.env, self.store, seed=config.seed + len(episodes), on_episode=self._on_episode)
+            self.collector = Collector(self.env, self.replay.store, seed=config.seed + self.replay.num_episodes, on_episode=self.replay.add)
         self.player = AgentPlayer(self.world_model, self.agent, epsilon=COLLECT_EPSILON, seed=seed + 2)
         self.dream = DreamEnv(self.world_model, self.preset.denoising_steps, outcomes=self.preset.imagined_outcomes)
         self.imagination = ImaginationConfig(
@@ -190,28 +181,11 @@ class AgentTraining:
         }
         (self.run_dir / "run.json").write_text(json.dumps(info, indent=2))
 
-    def _on_episode(self, episode) -> None:  # a finished episode is on disk: train on it from now on
-        self.stored_steps += len(episode)
-        self.wm_sampler.add(episode)
-        self.context_sampler.add(episode)
-        if self.main and self.dist.enabled:
-            self._new_episodes.append(episode)
-
-    def _share_episodes(self) -> None:
-        """Send the other ranks what rank 0 collected since the last call (a no-op in a single process)."""
-        if not self.dist.enabled:
-            return
-        episodes, self._shared_steps = broadcast((self._new_episodes, self.env_steps), self.dist)
-        self._new_episodes = []
-        if not self.main:
-            for episode in episodes:
-                self._on_episode(episode)
-
     @property
     def env_steps(self) -> int:
         if not self.main:
-            return self._shared_steps
-        return self.stored_steps + self.collector.steps_in_progress
+            return self.replay.shared_steps
+        return self.replay.stored_steps + self.collector.steps_in_progress
 
     def _checkpoint(self) -> None:
         check_replicas_identical(self._models(), self.dist, self.device)
@@ -242,7 +216,7 @@ class AgentTraining:
         return rows
 
     def _world_model_update(self) -> dict[str, float]:
-        batch = segment_to_batch(self.wm_sampler.sample(self.preset.batch_size), self.device)
+        batch = segment_to_batch(self.replay.wm_sampler.sample(self.preset.batch_size), self.device)
         metrics = world_model_update(
             self.world_model, self.wm_optim, self.wm_lrs, batch, self.counters.world_model_updates, WARMUP_UPDATES, WORLD_MODEL_GRAD_CLIP, self.wm_objective
         )
@@ -250,7 +224,7 @@ class AgentTraining:
         return metrics
 
     def _agent_update(self) -> dict[str, float]:
-        segment = self.context_sampler.sample(self.preset.agent_batch_size)
+        segment = self.replay.context_sampler.sample(self.preset.agent_batch_size)
         frames = torch.from_numpy(segment.frames).to(self.device)
         actions = torch.from_numpy(segment.actions).to(self.device)
         with training_autocast(self.device):
@@ -271,7 +245,7 @@ class AgentTraining:
 
     def _train_world_model(self, n: int, stop: StopOnSignal) -> list[dict[str, float]]:
         self.world_model.train()
-        rows = self._run_updates(n, "world model", self.wm_sampler, self._world_model_update, stop)
+        rows = self._run_updates(n, "world model", self.replay.wm_sampler, self._world_model_update, stop)
         self.world_model.eval()
         return rows
 
@@ -280,12 +254,12 @@ class AgentTraining:
         that are logged (epoch 0) and checkpointed like epochs; returns whether a signal stopped them."""
         p, c = self.preset, self.counters
         stopping = False
-        has_data = self.wm_sampler.num_transitions > 0
+        has_data = self.replay.wm_sampler.num_transitions > 0
         while has_data and c.epoch == 0 and c.world_model_updates < p.initial_world_model_updates and not stopping:
             n = min(PRETRAIN_BLOCK_UPDATES, p.initial_world_model_updates - c.world_model_updates)
             self.world_model.train()
             desc = f"world model before the agent ({c.world_model_updates}/{p.initial_world_model_updates})"
-            rows = self._run_updates(n, desc, self.wm_sampler, self._world_model_update, stop)
+            rows = self._run_updates(n, desc, self.replay.wm_sampler, self._world_model_update, stop)
             self.world_model.eval()
             stopping = any_rank(stop.requested, self.dist, self.device)
             if log and rows:
@@ -304,7 +278,7 @@ class AgentTraining:
 
     def _train_agent(self, n: int, stop: StopOnSignal) -> list[dict[str, float]]:
         self.agent.train()
-        rows = self._run_updates(n, "actor-critic", self.context_sampler, self._agent_update, stop)
+        rows = self._run_updates(n, "actor-critic", self.replay.context_sampler, self._agent_update, stop)
         self.agent.eval()
         return rows
 
@@ -368,10 +342,10 @@ class AgentTraining:
             self.world_model.eval()
             stats = self.collector.run(max(0, target - before), self.player, progress=self.progress, desc="agent collection")
             bar.update(self.env_steps - before)
-            row.update({"env_steps": self.env_steps, "episodes": len(self.store)})
+            row.update({"env_steps": self.env_steps, "episodes": self.replay.num_episodes})
             if stats.returns:
                 row["train_return"] = float(np.mean(stats.returns))
-        self._share_episodes()
+        self.replay.share(self.env_steps)
         c.world_model_updates_left = p.world_model_updates
         c.agent_updates_left = p.agent_updates if c.epoch > p.agent_delay_epochs else 0
         return row | self._epoch_updates(stop)
@@ -418,11 +392,11 @@ class AgentTraining:
             log = resources.enter_context(RunLog(self.run_dir, epochs, resume_at=resume_at, env_steps=self.env_steps)) if main else None
             if main and self.env_steps < p.initial_random_steps:
                 before = self.env_steps
-                self.collector.run(p.initial_random_steps - before, RandomPolicy(len(self.env.action_meanings), self.config.seed + len(self.store)), progress=self.progress, desc="random policy")
+                self.collector.run(p.initial_random_steps - before, RandomPolicy(len(self.env.action_meanings), self.config.seed + self.replay.num_episodes), progress=self.progress, desc="random policy")
                 if p.initial_world_model_updates:
                     self.collector.flush()  # the world model's first updates see every random step
                 epochs.update(self.env_steps - before)
-            self._share_episodes()
+            self.replay.share(self.env_steps)
             stopping = self._pretrain_world_model(stop, log)
             if (c.world_model_updates_left or c.agent_updates_left) and not stopping:  # the epoch a signal cut short: a second row
                 row = {"epoch": c.epoch, **self._epoch_updates(stop)}
