@@ -139,5 +139,6 @@ def test_torchrun_runs_jedi_train_on_two_processes(tmp_path: Path) -> None:
     assert EpisodeStore.open(run_dir / "replay").num_steps() == smoke.env_steps
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     epochs = (smoke.env_steps - smoke.initial_random_steps) // smoke.steps_per_epoch
+    assert rows.pop()["final_agent_updates"] == smoke.final_agent_updates  # the fresh final agent, the same on both ranks
     assert [r["epoch"] for r in rows] == [0, *range(1, epochs + 1)]  # epoch 0: the world model's updates before the agent's
     assert rows[-1]["world_model_updates"] == smoke.initial_world_model_updates + epochs * smoke.world_model_updates

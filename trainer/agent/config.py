@@ -20,7 +20,7 @@ class TrainConfig:
     game: str = field(metadata={"help": "Atari 100k game, e.g. Asterix"})
     out: Path = field(metadata={"help": "run folder (checkpoints, metrics, replay)", "metavar": "RUN_DIR"})
     world_model: Literal["jedi", "diamond"] = field(default="jedi", metadata={"help": "world model"})
-    preset: Literal["atari100k", "cpu", "cpu-v2", "cpu-v1", "cpu100k", "smoke"] = field(default="cpu", metadata={"help": "training budget"})
+    preset: Literal["atari100k", "cpu", "cpu-v3", "cpu-v2", "cpu-v1", "cpu100k", "smoke"] = field(default="cpu", metadata={"help": "training budget"})
     resume: bool = field(default=False, metadata={"help": "continue the run in RUN_DIR from its last checkpoint"})
     seed: int = field(default=0, metadata={"help": "random seed"})
     device: Literal["auto", "cpu", "cuda", "mps"] = field(default="auto", metadata={"help": "torch device"})

@@ -115,13 +115,13 @@ CPU_V2 = replace(
     jedi_options=(*CPU_V1.jedi_options, ("reward_reads_mean", True), ("reward_reads_standardized", True)),
 )
 
-# 70 to 95 minutes alone on two CPU cores (Pong: 69 min, Breakout: 93). ``cpu-v2`` with the changes its runs called for
-# (docs/agents.md): 40 world-model updates an epoch instead of 10 (Asterix beat random with them); 400 real
+# The `cpu` preset from 2026-12-05 to 2026-12-06, 70 to 95 minutes alone on two CPU cores (Pong: 69 min,
+# Breakout: 93). ``cpu-v2`` with the changes its runs called for (docs/agents.md): 40 world-model updates an epoch instead of 10 (Asterix beat random with them); 400 real
 # steps an epoch instead of 100, 40,000 in all; a decoder that weighs the pixels that moved 100 times more,
 # so that the latents keep Pong's and Breakout's ball; and 50 agent updates an epoch instead of 14, 2,500 in
 # all, at one denoising step instead of three (as faithful on Pong, and an agent update about twice as
 # cheap): on the real game this actor-critic began to learn Pong only after about 1,600 updates.
-CPU = replace(
+CPU_V3 = replace(
     CPU_V2,
     env_steps=40_000,
     steps_per_epoch=400,
@@ -131,10 +131,18 @@ CPU = replace(
     jedi_options=(*CPU_V2.jedi_options, ("decoder_motion_weight", 100.0)),
 )
 
+# About two hours alone on two CPU cores (Pong: 117 min). ``cpu-v3`` and then 1,000 updates of a fresh
+# actor-critic in the final world model's frozen dream (``final_agent_updates``), and the run ends with it. In
+# the final dreams of ``cpu-v3`` runs a fresh agent given 1,000 updates beat the uniform random policy on
+# Breakout in 3 of 3 (where the runs' own agents did not) and on Pong (where the run's own did too), not on
+# Asterix (docs/agents.md, "A fresh agent in the final dream" and after).
+CPU = replace(CPU_V3, final_agent_updates=1_000)
+
 PRESETS: dict[str, Preset] = {
     # DIAMOND's budget: 100k steps, ~1000 epochs of 100 steps and 400 updates of each model, batch 32.
     "atari100k": Preset(100_000, 5_000, 100, 400, 400, 32, 32, eval_every=50, eval_episodes=4),
     "cpu": CPU,
+    "cpu-v3": CPU_V3,
     "cpu-v2": CPU_V2,
     "cpu-v1": CPU_V1,
     # The `cpu-v1` preset's 150 epochs of updates over Atari 100k's whole 100,000 real steps (collection costs
@@ -144,6 +152,6 @@ PRESETS: dict[str, Preset] = {
     # Seconds: every phase runs once or twice on a real game, with the `cpu` preset's models.
     "smoke": Preset(
         300, 100, 100, 2, 2, 4, 2, horizon=3, imagined_outcomes="expected", eval_every=1, eval_episodes=1, eval_max_steps=50,
-        initial_world_model_updates=3, checkpoint_minutes=0.0, jedi_options=CPU.jedi_options,
+        initial_world_model_updates=3, final_agent_updates=2, checkpoint_minutes=0.0, jedi_options=CPU.jedi_options,
     ),
 }

@@ -27,8 +27,8 @@ def test_overrides_change_only_their_fields_of_the_preset() -> None:
     delayed = TrainConfig("Asterix", Path("run"), agent_delay_epochs=30, agent_updates=125).budget()
     assert delayed.total_agent_updates == 125 * (cpu.epochs - 30) and delayed.epochs == cpu.epochs
     assert TrainConfig("Asterix", Path("run"), preset="cpu-v1", agent_delay_epochs=0).budget().agent_delay_epochs == 0
-    assert TrainConfig("Asterix", Path("run"), final_agent_updates=1000).budget() == replace(cpu, final_agent_updates=1000)
-    assert TrainConfig("Asterix", Path("run"), final_agent_updates=0).budget() == cpu
+    assert TrainConfig("Asterix", Path("run"), final_agent_updates=500).budget() == replace(cpu, final_agent_updates=500)
+    assert TrainConfig("Asterix", Path("run"), final_agent_updates=0).budget() == PRESETS["cpu-v3"] == replace(cpu, final_agent_updates=0)
     assert TrainConfig("Asterix", Path("run"), final_agent="run").budget() == replace(cpu, final_agent="run") != cpu
 
 
@@ -84,11 +84,15 @@ def test_a_run_resumes_only_with_the_budget_it_was_trained_with() -> None:
 def test_a_budget_field_a_run_predates_counts_as_its_default() -> None:
     """A run saved before a preset field existed did what its default does: a preset that sets it otherwise
     (a final phase) is another budget, and a field the preset has since lost does not count."""
-    cpu = PRESETS["cpu"]
-    old = {k: v for k, v in json.loads(json.dumps(cpu.to_dict())).items() if k not in ("final_agent_updates", "final_agent")}
-    assert same_budget(cpu, old) and same_budget(cpu, old | {"a_field_since_removed": 1})
-    assert not same_budget(replace(cpu, final_agent_updates=1000), old)
-    assert not same_budget(replace(cpu, final_agent="run"), old)
+    cpu_v3 = PRESETS["cpu-v3"]
+    old = {k: v for k, v in json.loads(json.dumps(cpu_v3.to_dict())).items() if k not in ("final_agent_updates", "final_agent")}
+    assert same_budget(cpu_v3, old) and same_budget(cpu_v3, old | {"a_field_since_removed": 1})
+    assert not same_budget(PRESETS["cpu"], old) and not same_budget(replace(cpu_v3, final_agent="run"), old)
+    # a `cpu` run from before the preset's final agent is pointed to the preset that gives its budget now
+    saved = {"train_config": {"world_model": "jedi", "preset": "cpu"}, "preset": old}
+    with pytest.raises(UserError, match="earlier form of the 'cpu' preset; resume it with --preset cpu-v3"):
+        TrainConfig("Asterix", Path("run")).check_resumes(saved)
+    TrainConfig("Asterix", Path("run"), preset="cpu-v3").check_resumes(saved)
 
 
 def test_the_presets_jedi_options_apply_unless_the_command_line_says_otherwise() -> None:

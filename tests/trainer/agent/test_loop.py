@@ -18,6 +18,11 @@ def metrics_rows(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
+def epoch_rows(run_dir: Path) -> list[dict]:
+    """The rows of a run's epochs and of the world model's updates before them: not the final agent's."""
+    return [row for row in metrics_rows(run_dir) if "final_agent_updates" not in row]
+
+
 def test_the_agent_waits_the_delay_epochs_the_command_line_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
@@ -25,7 +30,7 @@ def test_the_agent_waits_the_delay_epochs_the_command_line_gives(tmp_path: Path,
 
     monkeypatch.setitem(PRESETS, "smoke", replace(PRESETS["smoke"], eval_every=100, initial_world_model_updates=0))
     row, finished = loop.train_agent(TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1, agent_delay_epochs=1), progress=False)
-    rows = metrics_rows(tmp_path / "run")
+    rows = epoch_rows(tmp_path / "run")
     assert json.loads((tmp_path / "run" / "run.json").read_text())["preset"]["agent_delay_epochs"] == 1
     assert finished and [r["epoch"] for r in rows] == [1, 2]
     assert "ac_loss" not in rows[0] and rows[0]["agent_updates"] == 0 and rows[0]["world_model_updates"] == 2
@@ -47,13 +52,13 @@ def test_normalize_advantages_reaches_the_runs_actor_critic_loss(tmp_path: Path,
     monkeypatch.setitem(PRESETS, "smoke", replace(PRESETS["smoke"], eval_every=100, initial_world_model_updates=0))
     config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1, normalize_advantages=True)
     _, finished = loop.train_agent(config, progress=False)
-    assert finished and seen == [True] * PRESETS["smoke"].total_agent_updates
+    assert finished and seen == [True] * (PRESETS["smoke"].total_agent_updates + PRESETS["smoke"].final_agent_updates)
     assert json.loads((tmp_path / "run" / "run.json").read_text())["preset"]["normalize_advantages"] is True
 
 
 def test_a_runs_agent_updates_leave_out_the_delay() -> None:
     cpu, cpu_v2, cpu_v1, smoke = PRESETS["cpu"], PRESETS["cpu-v2"], PRESETS["cpu-v1"], PRESETS["smoke"]
-    assert cpu.epochs == 50 and cpu.total_agent_updates == 2_500 and cpu.env_steps == 40_000
+    assert cpu.epochs == 50 and cpu.total_agent_updates == 2_500 and cpu.env_steps == 40_000 and cpu.final_agent_updates == 1_000
     assert cpu_v2.epochs == 50 and cpu_v2.total_agent_updates == 700  # the bundled Asterix agent's 700 updates
     assert cpu_v1.epochs == 150 and cpu_v1.total_agent_updates == cpu_v1.agent_updates * (150 - cpu_v1.agent_delay_epochs)
     assert smoke.epochs == 2 and smoke.total_agent_updates == 2 * smoke.agent_updates
@@ -82,12 +87,12 @@ def test_the_world_models_first_updates_resume_where_a_signal_stopped_them(tmp_p
     monkeypatch.setattr(loop.AgentTraining, "_world_model_update", update_then_stop)
     config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1)
     _, finished = loop.train_agent(config, progress=False)
-    rows = metrics_rows(tmp_path / "run")
+    rows = epoch_rows(tmp_path / "run")
     assert not finished and [(r["epoch"], r["world_model_updates"]) for r in rows] == [(0, 2), (0, 3)]
 
     monkeypatch.setattr(loop.AgentTraining, "_world_model_update", real_update)
     _, finished = loop.train_agent(replace(config, resume=True), progress=False)
-    rows = metrics_rows(tmp_path / "run")
+    rows = epoch_rows(tmp_path / "run")
     smoke = PRESETS["smoke"]
     assert finished and [(r["epoch"], r["world_model_updates"]) for r in rows] == [
         (0, 2), (0, 3), (0, 5), *((e, 5 + e * smoke.world_model_updates) for e in range(1, smoke.epochs + 1))
@@ -152,7 +157,7 @@ def test_an_epoch_a_signal_cut_short_is_finished_by_the_resumed_run(tmp_path: Pa
 
     monkeypatch.setattr(loop.AgentTraining, "_world_model_update", real_update)
     _, finished = loop.train_agent(replace(config, resume=True), progress=False)
-    rows = metrics_rows(tmp_path / "run")
+    rows = epoch_rows(tmp_path / "run")
     wm, ac = smoke.world_model_updates, smoke.agent_updates
     assert finished and [(r["epoch"], r["world_model_updates"], r["agent_updates"]) for r in rows] == [
         (0, 1, 0), (1, 2, 0), (1, 1 + wm, ac), (2, 1 + 2 * wm, 2 * ac)
@@ -195,7 +200,7 @@ def test_a_run_killed_before_its_first_checkpoint_resumes_on_its_stored_episodes
     assert finished and all(after.get(name) == data for name, data in before.items())
     smoke = PRESETS["smoke"]
     assert EpisodeStore.open(replay).num_steps() == smoke.env_steps
-    assert [r["epoch"] for r in metrics_rows(tmp_path / "run")] == [0, *range(1, smoke.epochs + 1)]
+    assert [r["epoch"] for r in epoch_rows(tmp_path / "run")] == [0, *range(1, smoke.epochs + 1)]
 
 
 def test_a_fresh_final_agent_ends_the_run_and_resumes_after_a_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

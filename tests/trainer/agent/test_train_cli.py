@@ -25,8 +25,13 @@ def _train(out: Path, *extra: str, game: str = "Breakout") -> subprocess.Complet
     return run_script("jedi-train", "--game", game, "--preset", "smoke", "--out", str(out), "--threads", "1", *extra, timeout=600)
 
 
+def _rows(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
 def _epochs(run_dir: Path) -> list[int]:
-    return [json.loads(line)["epoch"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    """The epochs of the run's rows, without the final agent's (``final_agent_updates``)."""
+    return [row["epoch"] for row in _rows(run_dir) if "final_agent_updates" not in row]
 
 
 def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
@@ -38,7 +43,10 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
     assert store.num_steps() == SMOKE.env_steps  # every real step is on disk, the last episode cut at the budget
     expected_epochs = (SMOKE.env_steps - SMOKE.initial_random_steps) // SMOKE.steps_per_epoch
     assert _epochs(run_dir) == [0, *range(1, expected_epochs + 1)]  # epoch 0: the world model's updates before the agent's
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows = _rows(run_dir)
+    final_rows = [r for r in rows if "final_agent_updates" in r]  # the smoke preset's final agent, as the cpu preset's
+    assert [r["final_agent_updates"] for r in final_rows] == [SMOKE.final_agent_updates] > [0] and "eval_mean_score" in final_rows[-1]
+    rows = rows[: len(rows) - len(final_rows)]
     assert rows[0]["world_model_updates"] == SMOKE.initial_world_model_updates > 0 and rows[0]["agent_updates"] == 0
     assert rows[-1]["world_model_updates"] == SMOKE.initial_world_model_updates + expected_epochs * SMOKE.world_model_updates
     assert rows[-1]["agent_updates"] == expected_epochs * SMOKE.agent_updates
@@ -47,8 +55,9 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
 
     exported = run_script("jedi-train", "export", str(run_dir), "--to", str(folder))
     assert exported.returncode == 0, exported.stderr
-    no_run_agent = run_script("jedi-train", "export", str(run_dir), "--to", str(tmp_path / "own"), "--run-agent")
-    assert_one_line_error(no_run_agent, "no run's agent beside a final one", "--final-agent-updates")
+    run_agent = run_script("jedi-train", "export", str(run_dir), "--to", str(tmp_path / "own"), "--run-agent")
+    assert run_agent.returncode == 0, run_agent.stderr
+    assert "exported here: the run's own agent" in (tmp_path / "own" / "README.md").read_text()
     loaded = load_model_folder(folder, "breakout")
     card = (folder / "README.md").read_text()
     assert loaded.agent is not None and "agent and world model" in card
@@ -123,3 +132,5 @@ def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path: Path) -> None:
     assert proc.returncode == 143, out
     assert "stopped by a signal" in out and "--resume" in out
     assert (run_dir / "checkpoint.safetensors").exists()
+    no_run_agent = run_script("jedi-train", "export", str(run_dir), "--to", str(tmp_path / "own"), "--run-agent")  # before its final agent
+    assert_one_line_error(no_run_agent, "no run's agent beside a final one", "--final-agent-updates")
