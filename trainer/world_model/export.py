@@ -17,6 +17,7 @@ from jedi_play.models.diamond import DIAMONDConfig
 from jedi_play.models.factory import build_world_model
 from jedi_play.models.jedi import JEDIConfig
 from trainer.agent.config import run_defining_flags
+from trainer.agent.loop import Counters
 from trainer.checkpoint import RUN_AGENT_FILE, load_checkpoints
 from trainer.world_model.train import CHECKPOINT
 
@@ -49,14 +50,14 @@ def _settings_lines(run: dict) -> list[str]:
 def _training_lines(run: dict, meta: dict, val: dict) -> list[str]:
     tc = run["train_config"]
     if run.get("kind") == "agent":
-        counters, preset = meta.get("counters", {}), run["preset"]
+        counters, preset = Counters.from_saved(meta.get("counters", {})), run["preset"]
         lines = [
             "## Training",
             "",
             f"- real steps: {meta.get('env_steps')} (the first {preset['initial_random_steps']} with the random policy), "
-            f"{counters.get('epoch')} epochs",
-            f"- updates: {counters.get('world_model_updates')} world-model, {counters.get('agent_updates')} actor-critic",
-            f"- training time: {counters.get('seconds', 0.0) / 3600:.2f} h",
+            f"{counters.epoch} epochs",
+            f"- updates: {counters.world_model_updates} world-model, {counters.agent_updates} actor-critic",
+            f"- training time: {counters.seconds / 3600:.2f} h",
             f"- command: `jedi-train --game {run['game']} --world-model {run['world_model']} --preset {tc.get('preset')} --seed {tc.get('seed')} "
             + "".join(flag + " " for flag in run_defining_flags(tc))
             + "--out RUN_DIR`",
@@ -67,12 +68,12 @@ def _training_lines(run: dict, meta: dict, val: dict) -> list[str]:
             + (", advantages normalised per batch" if preset.get("normalize_advantages") else "")
             + (f"; the actor-critic from epoch {preset['agent_delay_epochs'] + 1}" if preset.get("agent_delay_epochs") else ""),
         ]
-        if counters.get("final_agent_started", counters.get("fresh_agent")):  # (the key's name until the final agent could be the run's)
+        if counters.final_agent_started:
             run_own = preset.get("final_agent") == "run"
             who = "the run's own actor-critic took {} more updates" if run_own else "a fresh actor-critic took {} updates"
             kept = "the run's agent before them" if run_own else "the run's own agent, kept beside it"
             lines.append(
-                f"- after the last epoch {who.format(counters.get('final_agent_updates'))} in the final world model's frozen dream; "
+                f"- after the last epoch {who.format(counters.final_agent_updates)} in the final world model's frozen dream; "
                 f"exported here: {f'{kept} (`--run-agent`)' if meta.get('run_agent') else 'this agent'}"
             )
         lines += _settings_lines(run)
