@@ -13,7 +13,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import torch
 
 
 @lru_cache(maxsize=16)
@@ -35,6 +34,8 @@ def area_resize(frame: np.ndarray, size: int) -> np.ndarray:
     """Resize an (H, W, C) uint8 frame to (size, size, C) uint8 with area interpolation."""
     h, w, _ = frame.shape
     rows, cols = area_matrix(h, size), area_matrix(w, size)
+    import torch  # here, not at the top: replay and export-video import this module and must not need torch
+
     x = torch.from_numpy(frame).float()  # (H, W, C)
     out = torch.einsum("ih,hwc,jw->ijc", torch.from_numpy(rows), x, torch.from_numpy(cols))  # (size, size, C)
     return out.round().clamp(0, 255).to(torch.uint8).numpy()
