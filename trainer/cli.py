@@ -15,6 +15,7 @@ from pathlib import Path
 
 from jedi_play.cli.errors import UserError, run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
+from jedi_play.device import flush_denormals
 from jedi_play.env.games import get_game
 from jedi_play.hub.weight_codec import WEIGHTS_DTYPES
 from trainer.agent.config import TrainConfig
@@ -190,6 +191,7 @@ SUBCOMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    flush_denormals()
     if args and args[0] in SUBCOMMANDS:
         return run_main(PROG, lambda: SUBCOMMANDS[args[0]](args[1:]))
     return run_main(PROG, lambda: _train(args))

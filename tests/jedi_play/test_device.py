@@ -10,7 +10,7 @@ import torch
 
 from jedi_play.cli.errors import UserError
 from jedi_play import device as device_module
-from jedi_play.device import configure_threads, describe_device, resolve_device, threads_for_load, usable_cores
+from jedi_play.device import configure_threads, describe_device, flush_denormals, resolve_device, threads_for_load, usable_cores
 
 
 def test_auto_and_cpu() -> None:
@@ -88,3 +88,15 @@ def test_configure_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         torch.set_num_threads(before)
     assert 1 <= usable_cores() <= (os.cpu_count() or 1)
+
+
+def test_flush_denormals_makes_cpu_arithmetic_treat_subnormal_floats_as_zero() -> None:
+    subnormal = torch.tensor([1e-40, 1.0])  # float32's smallest normal is about 1.2e-38
+    try:
+        torch.set_flush_denormal(False)
+        assert (subnormal * 2)[0].item() > 0
+        if not flush_denormals():
+            pytest.skip("this CPU cannot flush subnormal floats")
+        assert (subnormal * 2).tolist() == [0.0, 2.0]
+    finally:
+        torch.set_flush_denormal(True)  # as jedi-train and jedi-eval leave it

@@ -80,6 +80,14 @@ class TrainConfig:
     normalize_advantages: bool | None = field(
         default=None, metadata={"help": "not in DIAMOND: scale each agent batch's advantages to zero mean and unit standard deviation (default: the preset's)"}
     )
+    agent_epochs: int | None = field(
+        default=None,
+        metadata={
+            "help": "not in DIAMOND (PPO): passes of the actor-critic over each imagined batch, the later ones with the probability ratio "
+            "clipped; 1 = DIAMOND's one update (default: the preset's)",
+            "metavar": "K",
+        },
+    )
     steps_per_epoch: int | None = field(
         default=None, metadata={"help": "real steps the agent collects each epoch; the run keeps the preset's epochs, so its real steps grow", "metavar": "N"}
     )
@@ -171,7 +179,7 @@ def same_budget(budget: Preset, saved: dict) -> bool:
 
 
 PRESET_OVERRIDES = (
-    "world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "agent_delay_epochs", "normalize_advantages", "steps_per_epoch",
+    "world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "agent_delay_epochs", "normalize_advantages", "agent_epochs", "steps_per_epoch",
     "denoising_steps", "final_agent_updates", "final_agent",
 )
 JEDI_ONLY_OPTIONS = (

@@ -35,7 +35,15 @@ from jedi_play.hub.weight_codec import WeightsDType
 from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig, LSTMState
 from jedi_play.models.world_model import WorldModel
 from trainer.agent.evaluate import evaluate_agent
-from trainer.agent.imagination import AGENT_GRAD_CLIP, ImaginationConfig, Rollout, actor_critic_loss, imagine
+from trainer.agent.imagination import (
+    AGENT_GRAD_CLIP,
+    ImaginationConfig,
+    Rollout,
+    actor_critic_loss,
+    batch_updates,
+    imagine,
+    replayed_loss,
+)
 from trainer.agent.presets import CPU
 from trainer.data.sampler import SegmentSampler
 
@@ -70,6 +78,10 @@ class FrozenAgentConfig:
         default=CPU.normalize_advantages,
         metadata={"help": "not in DIAMOND: scale each batch's advantages to zero mean and unit standard deviation"},
     )
+    epochs: int = field(
+        default=CPU.agent_epochs,
+        metadata={"help": "not in DIAMOND (PPO): passes over each batch of games, the later ones with the probability ratio clipped", "metavar": "K"},
+    )
     denoising_steps: int = field(
         default=CPU.denoising_steps, metadata={"help": "dream: denoising steps of each imagined step", "metavar": "N"}
     )
@@ -94,7 +106,7 @@ class FrozenAgentConfig:
     )
 
     def __post_init__(self) -> None:
-        for name in ("updates", "batch_size", "log_every", "denoising_steps"):
+        for name in ("updates", "batch_size", "log_every", "denoising_steps", "epochs"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
         if self.episodes < 0:
@@ -138,12 +150,15 @@ class RealRollouts:
         """Play ``horizon`` steps of every env; games that end start again (their LSTM row zeroed)."""
         b = len(self.envs)
         lstm = self.lstm if self.lstm is not None else agent.initial_state(b)
-        log_probs, entropy, values, rewards, ends = [], [], [], [], []
+        start_lstm = lstm
+        log_probs, entropy, values, rewards, ends, visited, taken = [], [], [], [], [], [], []
         for _ in range(horizon):
             logits, value, lstm = agent(self.states, lstm)
             log_p = torch.log_softmax(logits, -1)
             probs = log_p.exp()
             action = torch.multinomial(probs.detach(), 1, generator=self.generator)  # (B, 1)
+            visited.append(self.states)
+            taken.append(action.squeeze(1))
             log_probs.append(log_p.gather(1, action).squeeze(1))
             entropy.append(-(probs * log_p).sum(-1))
             values.append(value)
@@ -165,9 +180,13 @@ class RealRollouts:
         with torch.no_grad():
             _, value, _ = agent(self.states, lstm)
         values.append(value)
+        visited.append(self.states)
         self.lstm = (lstm[0].detach(), lstm[1].detach())
         stack = lambda xs: torch.stack(xs, dim=1)  # noqa: E731
-        return Rollout(stack(log_probs), stack(entropy), stack(values), stack(rewards), stack(ends), restarts=True)
+        return Rollout(
+            stack(log_probs), stack(entropy), stack(values), stack(rewards), stack(ends), restarts=True,
+            states=stack(visited), actions=stack(taken), start_lstm=start_lstm,
+        )
 
     def close(self) -> None:
         for env in self.envs:
@@ -213,7 +232,7 @@ def train_frozen_agent(config: FrozenAgentConfig, progress: bool = True) -> dict
         agent = ActorCritic(sizes)
     agent.sync_input_statistics(world_model)
     optim = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
-    imagination = ImaginationConfig(entropy_weight=config.entropy_weight, normalize_advantages=config.normalize_advantages)
+    imagination = ImaginationConfig(entropy_weight=config.entropy_weight, normalize_advantages=config.normalize_advantages, epochs=config.epochs)
     games: Rollouts
     if config.data is not None:
         games = DreamRollouts(world_model, config.data, loaded.game, config.batch_size, config.outcomes, config.seed, config.denoising_steps)
@@ -229,12 +248,20 @@ def train_frozen_agent(config: FrozenAgentConfig, progress: bool = True) -> dict
     }
     steps = range(1, config.updates + 1)
     desc = f"{config.rollouts} {loaded.game}"
-    for update in tqdm(steps, desc=desc, unit="upd", disable=not progress, dynamic_ncols=True):
-        loss, metrics = actor_critic_loss(games.play(agent, imagination.horizon), imagination)
+    def optimizer_step(loss: Tensor) -> None:
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(agent.parameters(), AGENT_GRAD_CLIP)
         optim.step()
+
+    def play() -> Rollout:
+        return games.play(agent, imagination.horizon)
+
+    def loss(played: Rollout | None) -> tuple[Tensor, dict[str, float]]:
+        return actor_critic_loss(play(), imagination) if played is None else replayed_loss(agent, played, imagination)
+
+    for update in tqdm(steps, desc=desc, unit="upd", disable=not progress, dynamic_ncols=True):
+        metrics = batch_updates(imagination, loss, play, optimizer_step)
         if update % config.log_every == 0 or update == config.updates:
             row = {
                 "update": update,
@@ -281,7 +308,8 @@ def agent_card(config: FrozenAgentConfig, result: dict, stored_as: WeightsDType 
         f"# {result['game']}: a frozen world model and an agent trained against it\n\n"
         f"- World model: `{config.model}`, unchanged.\n"
         f"- Agent: {who}, {config.updates} updates of {config.batch_size} {config.rollouts} games "
-        f"(lr {config.lr}, entropy weight {config.entropy_weight}{', advantages normalised' if config.normalize_advantages else ''}), `jedi-train agent`, {result['train_seconds']} s.\n"
+        f"(lr {config.lr}, entropy weight {config.entropy_weight}{', advantages normalised' if config.normalize_advantages else ''}"
+        f"{f', {config.epochs} passes a batch' if config.epochs > 1 else ''}), `jedi-train agent`, {result['train_seconds']} s.\n"
         f"- Score: {score}.\n"
     )
     if stored_as:

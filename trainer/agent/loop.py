@@ -40,14 +40,30 @@ from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
 from jedi_play.models.factory import build_world_model
 from trainer.agent.config import TrainConfig, world_model_options
 from trainer.agent.evaluate import evaluate_agent
-from trainer.agent.imagination import AGENT_GRAD_CLIP, ImaginationConfig, actor_critic_loss, imagine
+from trainer.agent.imagination import (
+    AGENT_GRAD_CLIP,
+    ImaginationConfig,
+    Rollout,
+    actor_critic_loss,
+    batch_updates,
+    imagine,
+    replayed_loss,
+)
 from trainer.agent.presets import Preset
 from trainer.agent.run_log import RunLog, mean_metrics
 from trainer.agent.run_replay import RunReplay
 from trainer.checkpoint import RUN_AGENT_FILE, load_checkpoints, save_checkpoints
 from trainer.data.collect import Collector, RandomPolicy
 from trainer.data.sampler import SegmentSampler
-from trainer.distributed import Objective, any_rank, broadcast, check_replicas_identical, data_parallel, init_distributed, shutdown_distributed
+from trainer.distributed import (
+    Objective,
+    any_rank,
+    broadcast,
+    check_replicas_identical,
+    data_parallel,
+    init_distributed,
+    shutdown_distributed,
+)
 from trainer.signals import StopOnSignal
 from trainer.world_model.train import CHECKPOINT, segment_to_batch, world_model_update
 
@@ -154,7 +170,8 @@ class AgentTraining:
         self.player = AgentPlayer(self.world_model, self.agent, epsilon=COLLECT_EPSILON, seed=seed + 2)
         self.dream = DreamEnv(self.world_model, self.preset.denoising_steps, outcomes=self.preset.imagined_outcomes)
         self.imagination = ImaginationConfig(
-            horizon=self.preset.horizon, entropy_weight=self.preset.entropy_weight, normalize_advantages=self.preset.normalize_advantages
+            horizon=self.preset.horizon, entropy_weight=self.preset.entropy_weight, normalize_advantages=self.preset.normalize_advantages,
+            epochs=self.preset.agent_epochs,
         )
 
     # -- bookkeeping -----------------------------------------------------------------------------
@@ -227,19 +244,33 @@ class AgentTraining:
         segment = self.replay.context_sampler.sample(self.preset.agent_batch_size)
         frames = torch.from_numpy(segment.frames).to(self.device)
         actions = torch.from_numpy(segment.actions).to(self.device)
-        with training_autocast(self.device):
-            loss, metrics = self.agent_objective(frames, actions)
-        self.agent_optim.zero_grad(set_to_none=True)
-        loss.backward()
-        metrics["agent_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.agent.parameters(), AGENT_GRAD_CLIP))
-        self.agent_optim.step()
+        grad_norms: list[float] = []
+
+        def step(loss: torch.Tensor) -> None:
+            self.agent_optim.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norms.append(float(torch.nn.utils.clip_grad_norm_(self.agent.parameters(), AGENT_GRAD_CLIP)))
+            self.agent_optim.step()
+
+        def loss(played: Rollout | None) -> tuple[torch.Tensor, dict[str, float]]:
+            with training_autocast(self.device):
+                return self.agent_objective(frames, actions, played)
+
+        play = lambda: imagine(self.dream, self.agent, frames, actions, self.imagination.horizon)  # noqa: E731
+        metrics = batch_updates(self.imagination, loss, play, step)
+        metrics["agent_grad_norm"] = sum(grad_norms) / len(grad_norms)
         if self.counters.final_agent_started:
             self.counters.final_agent_updates += 1
         else:
             self.counters.agent_updates += 1
         return metrics
 
-    def _imagination_loss(self, agent: ActorCritic, frames: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def _imagination_loss(
+        self, agent: ActorCritic, frames: torch.Tensor, actions: torch.Tensor, played: Rollout | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """DIAMOND's loss on games imagined from ``frames`` and ``actions``, or a PPO pass over games ``played``."""
+        if played is not None:
+            return replayed_loss(agent, played, self.imagination)
         rollout = imagine(self.dream, agent, frames, actions, self.imagination.horizon)
         return actor_critic_loss(rollout, self.imagination)
 

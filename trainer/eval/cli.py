@@ -16,7 +16,7 @@ from jedi_play.agent.player import AgentPlayer
 from jedi_play.cli.errors import UserError, run_main
 from jedi_play.cli.parser import CliParser, add_dataclass_args, dataclass_from_args
 from jedi_play.data.atomic import atomic_write_bytes
-from jedi_play.device import describe_device, resolve_device
+from jedi_play.device import describe_device, flush_denormals, resolve_device
 from jedi_play.env.games import get_game
 from jedi_play.hub.model_folder import load_model_folder
 from trainer.agent.evaluate import EvalResult, UniformRandomPolicy, evaluate_agent
@@ -176,6 +176,7 @@ def _evaluate(config: EvalConfig) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    flush_denormals()
 
     def body() -> int:
         if args and args[0] == "fidelity":

@@ -4,6 +4,7 @@ learning) or in its dream, and the command."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import trainer.agent.frozen_model as frozen_model
 from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.hub import load_model_folder, save_model_folder
 from tests.app_helpers import ASTERIX_ACTIONS, agent_for, tiny_world_model
-from trainer.agent.imagination import ImaginationConfig, actor_critic_loss
+from trainer.agent.imagination import ImaginationConfig, actor_critic_loss, replay
 from trainer.agent.frozen_model import RealRollouts
 from trainer.cli import main
 from trainer.data.collect import CollectConfig, collect_random
@@ -72,6 +73,27 @@ def test_games_restart_and_their_memory_is_forgotten(scripted: list[ScriptedEnv]
     loss, metrics = actor_critic_loss(rollout, ImaginationConfig())
     loss.backward()
     assert all(p.grad is not None for p in agent.policy_head.parameters())
+
+
+
+def test_replay_of_real_games_forgets_the_memory_where_they_ended(scripted: list[ScriptedEnv]) -> None:
+    """PPO's passes run the agent again on the recorded states: with the LSTM rows of ended games zeroed as in
+    play, the numbers are those of the games as played (and differ without the zeroing)."""
+    torch.manual_seed(0)
+    wm = tiny_world_model(len(ASTERIX_ACTIONS)).eval()
+    agent = agent_for(wm, len(ASTERIX_ACTIONS))
+    for head in (agent.policy_head, agent.value_head):  # away from the zero init: values depend on the memory
+        torch.nn.init.normal_(head.weight, std=0.5)
+    games = RealRollouts("Asterix", wm, batch_size=2, seed=0)
+    games.play(agent, horizon=3)  # the next batch starts with a memory
+    with torch.no_grad():
+        played = games.play(agent, horizon=10)
+    assert played.start_lstm is not None and torch.any(played.start_lstm[0] != 0)
+    again = replay(agent, played)
+    for name in ("log_probs", "entropy", "values"):
+        torch.testing.assert_close(getattr(again, name), getattr(played, name))
+    remembering = replay(agent, replace(played, restarts=False))
+    assert not torch.allclose(remembering.values, played.values)
 
 
 def test_agent_learns_the_rewarded_action(scripted: list[ScriptedEnv]) -> None:

@@ -1,4 +1,5 @@
-"""The actor-critic's training in imagination: gradients reach only the agent, and it learns a rewarded action."""
+"""The actor-critic's training in imagination: gradients reach only the agent, and it learns a rewarded action
+(by DIAMOND's one update a batch, or by PPO's passes over it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ import torch
 from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.models.actor_critic import ActorCritic, ActorCriticConfig
 from jedi_play.models.factory import build_world_model
-from trainer.agent.imagination import ImaginationConfig, Rollout, actor_critic_loss, imagine
+from trainer.agent.imagination import (
+    ImaginationConfig,
+    Rollout,
+    actor_critic_loss,
+    batch_updates,
+    imagine,
+    replay,
+    replayed_loss,
+)
 
 
 class BanditDream:
@@ -106,3 +115,84 @@ def test_imagination_in_a_world_model_trains_only_the_agent() -> None:
     loss.backward()
     assert all(p.grad is None for p in world_model.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.parameters())
+
+
+def _bandit_agent(randomize_heads: bool = False) -> ActorCritic:
+    agent = ActorCritic(ActorCriticConfig(4, in_channels=3, size=8, channels=(8,), lstm_dim=32))
+    if randomize_heads:  # away from the zero init, so the policy is not uniform and every loss term has a gradient
+        for head in (agent.policy_head, agent.value_head):
+            torch.nn.init.normal_(head.weight, std=0.5)
+    return agent
+
+
+def _bandit_batch(b: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.zeros(b, 4, 64, 64, 3, dtype=torch.uint8), torch.zeros(b, 3, dtype=torch.long)
+
+
+def test_replay_gives_back_the_numbers_of_the_games_as_played() -> None:
+    torch.manual_seed(0)
+    agent = _bandit_agent(randomize_heads=True)
+    with torch.no_grad():
+        played = imagine(BanditDream(expected=True), agent, *_bandit_batch(), horizon=5)  # type: ignore[arg-type]
+    assert played.states is not None and played.states.shape == (16, 6, 3, 8, 8) and played.actions is not None
+    assert len(played.actions.unique()) > 1  # a policy far from one action: the log-probs differ from step to step
+    again = replay(agent, played)
+    for name in ("log_probs", "entropy", "values"):
+        torch.testing.assert_close(getattr(again, name), getattr(played, name))
+    assert again.rewards is played.rewards and again.ends is played.ends
+
+
+def _grads(agent: ActorCritic, loss: torch.Tensor) -> list[torch.Tensor]:
+    agent.zero_grad(set_to_none=True)
+    loss.backward()
+    return [p.grad.clone() for p in agent.parameters() if p.grad is not None]
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_the_first_ppo_pass_has_the_gradient_of_diamonds_update(normalize: bool) -> None:
+    torch.manual_seed(1)
+    agent = _bandit_agent(randomize_heads=True)
+    cfg = ImaginationConfig(horizon=5, normalize_advantages=normalize)
+    played = imagine(BanditDream(expected=True), agent, *_bandit_batch(), horizon=5)  # type: ignore[arg-type]
+    reinforce = _grads(agent, actor_critic_loss(played, cfg)[0])
+    loss, metrics = replayed_loss(agent, played, cfg)
+    assert metrics["clip_fraction"] == 0.0
+    ppo = _grads(agent, loss)
+    assert len(ppo) == len(reinforce) == len(list(agent.parameters()))
+    for a, b in zip(ppo, reinforce, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_a_step_whose_ratio_left_the_clip_in_its_advantages_direction_is_pushed_no_further() -> None:
+    played = Rollout(torch.zeros(1, 3), torch.zeros(1, 3), torch.zeros(1, 4), torch.tensor([[1.0, 1.0, -1.0]]), torch.zeros(1, 3))
+    log_probs = torch.tensor([[0.5, 0.1, -0.5]], requires_grad=True)  # ratios 1.65, 1.11 and 0.61 (advantage < 0)
+    now = Rollout(log_probs, torch.zeros(1, 3), torch.zeros(1, 4), played.rewards, played.ends)
+    loss, metrics = actor_critic_loss(now, ImaginationConfig(entropy_weight=0.0, clip=0.2), played)
+    loss.backward()
+    assert log_probs.grad is not None
+    assert log_probs.grad[0, 0] == 0 and log_probs.grad[0, 2] == 0  # past 1 + 0.2 with A > 0, below 1 - 0.2 with A < 0
+    assert log_probs.grad[0, 1] < 0  # inside the clip: still pushed up
+    assert metrics["clip_fraction"] == pytest.approx(2 / 3)
+
+
+def test_agent_learns_the_rewarded_action_by_ppo_passes_in_fewer_batches() -> None:
+    torch.manual_seed(0)
+    agent = _bandit_agent()
+    optimizer = torch.optim.Adam(agent.parameters(), lr=3e-3)
+    cfg = ImaginationConfig(horizon=5, epochs=4)
+    dream, batch, passes = BanditDream(), _bandit_batch(), []
+
+    def step(loss: torch.Tensor) -> None:
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        passes.append(1)
+
+    def play() -> Rollout:
+        return imagine(dream, agent, *batch, cfg.horizon)  # type: ignore[arg-type]
+
+    for _ in range(40):  # DIAMOND's one update a batch needs 150 batches above
+        metrics = batch_updates(cfg, lambda played: replayed_loss(agent, played, cfg) if played is not None else actor_critic_loss(play(), cfg), play, step)
+    logits, _, _ = agent(torch.zeros(1, 3, 8, 8))
+    assert len(passes) == 160 and "clip_fraction" in metrics
+    assert torch.softmax(logits, -1)[0, 2] > 0.9

@@ -56,6 +56,37 @@ def test_normalize_advantages_reaches_the_runs_actor_critic_loss(tmp_path: Path,
     assert json.loads((tmp_path / "run" / "run.json").read_text())["preset"]["normalize_advantages"] is True
 
 
+
+def test_agent_epochs_make_ppo_passes_over_each_imagined_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from trainer.agent import loop
+
+    imagined: list[bool] = []
+    passes: list[int] = []
+    real_imagine, real_replayed_loss = loop.imagine, loop.replayed_loss
+
+    def recording_imagine(*args, **kwargs) -> Rollout:
+        imagined.append(torch.is_grad_enabled())
+        return real_imagine(*args, **kwargs)
+
+    def recording_replayed_loss(agent, played: Rollout, cfg: ImaginationConfig) -> tuple[torch.Tensor, dict[str, float]]:
+        passes.append(cfg.epochs)
+        return real_replayed_loss(agent, played, cfg)
+
+    monkeypatch.setattr(loop, "imagine", recording_imagine)
+    monkeypatch.setattr(loop, "replayed_loss", recording_replayed_loss)
+    monkeypatch.setitem(PRESETS, "smoke", replace(PRESETS["smoke"], eval_every=100, initial_world_model_updates=0))
+    config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1, agent_epochs=3)
+    _, finished = loop.train_agent(config, progress=False)
+    batches = PRESETS["smoke"].total_agent_updates + PRESETS["smoke"].final_agent_updates
+    assert finished and imagined == [False] * batches and passes == [3] * (3 * batches)  # each batch played once, without gradients
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["preset"]["agent_epochs"] == 3
+    rows = metrics_rows(tmp_path / "run")
+    assert all(0.0 <= row["clip_fraction"] <= 1.0 for row in rows if "ac_loss" in row)
+    assert rows[-1]["agent_updates"] == PRESETS["smoke"].total_agent_updates  # a batch counts as one update
+
+
 def test_a_runs_agent_updates_leave_out_the_delay() -> None:
     cpu, cpu_v2, cpu_v1, smoke = PRESETS["cpu"], PRESETS["cpu-v2"], PRESETS["cpu-v1"], PRESETS["smoke"]
     assert cpu.epochs == 50 and cpu.total_agent_updates == 2_500 and cpu.env_steps == 40_000 and cpu.final_agent_updates == 1_000
