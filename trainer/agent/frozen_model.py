@@ -248,6 +248,7 @@ def train_frozen_agent(config: FrozenAgentConfig, progress: bool = True) -> dict
     }
     steps = range(1, config.updates + 1)
     desc = f"{config.rollouts} {loaded.game}"
+
     def optimizer_step(loss: Tensor) -> None:
         optim.zero_grad(set_to_none=True)
         loss.backward()

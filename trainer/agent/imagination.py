@@ -160,7 +160,6 @@ def actor_critic_loss(rollout: Rollout, cfg: ImaginationConfig, played: Rollout 
     return loss, metrics
 
 
-
 def replayed_loss(agent: ActorCritic, played: Rollout, cfg: ImaginationConfig) -> tuple[Tensor, dict[str, float]]:
     """One PPO pass over a batch ``played`` without gradients: ``actor_critic_loss`` of its ``replay``."""
     return actor_critic_loss(replay(agent, played), cfg, played)

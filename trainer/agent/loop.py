@@ -256,7 +256,10 @@ class AgentTraining:
             with training_autocast(self.device):
                 return self.agent_objective(frames, actions, played)
 
-        play = lambda: imagine(self.dream, self.agent, frames, actions, self.imagination.horizon)  # noqa: E731
+        def play() -> Rollout:
+            with training_autocast(self.device):
+                return imagine(self.dream, self.agent, frames, actions, self.imagination.horizon)
+
         metrics = batch_updates(self.imagination, loss, play, step)
         metrics["agent_grad_norm"] = sum(grad_norms) / len(grad_norms)
         if self.counters.final_agent_started:
