@@ -88,6 +88,14 @@ class TrainConfig:
             "metavar": "K",
         },
     )
+    agent_minibatches: int | None = field(
+        default=None,
+        metadata={
+            "help": "not in DIAMOND (PPO): optimizer steps each pass over an imagined batch takes, each on its share of the games "
+            "(default: the preset's)",
+            "metavar": "M",
+        },
+    )
     steps_per_epoch: int | None = field(
         default=None, metadata={"help": "real steps the agent collects each epoch; the run keeps the preset's epochs, so its real steps grow", "metavar": "N"}
     )
@@ -112,6 +120,8 @@ class TrainConfig:
         if "steps_per_epoch" in overrides:  # the same epochs, each collecting more (or fewer) real steps
             overrides["env_steps"] = preset.initial_random_steps + preset.epochs * overrides["steps_per_epoch"]
         budget = replace(preset, **overrides)
+        if budget.agent_minibatches > budget.agent_batch_size:
+            raise UserError(f"--agent-minibatches splits each batch's {budget.agent_batch_size} games: give at most that, got {budget.agent_minibatches}")
         if "agent_delay_epochs" in overrides and budget.agent_delay_epochs >= budget.epochs:
             raise UserError(f"--agent-delay-epochs must be below the run's {budget.epochs} epochs, got {budget.agent_delay_epochs}")
         return budget
@@ -179,7 +189,8 @@ def same_budget(budget: Preset, saved: dict) -> bool:
 
 
 PRESET_OVERRIDES = (
-    "world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "agent_delay_epochs", "normalize_advantages", "agent_epochs", "steps_per_epoch",
+    "world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "agent_delay_epochs", "normalize_advantages", "agent_epochs", "agent_minibatches",
+    "steps_per_epoch",
     "denoising_steps", "final_agent_updates", "final_agent",
 )
 JEDI_ONLY_OPTIONS = (

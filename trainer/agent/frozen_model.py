@@ -82,6 +82,10 @@ class FrozenAgentConfig:
         default=CPU.agent_epochs,
         metadata={"help": "not in DIAMOND (PPO): passes over each batch of games, the later ones with the probability ratio clipped", "metavar": "K"},
     )
+    minibatches: int = field(
+        default=CPU.agent_minibatches,
+        metadata={"help": "not in DIAMOND (PPO): optimizer steps each pass takes, each on its share of the batch's games", "metavar": "M"},
+    )
     denoising_steps: int = field(
         default=CPU.denoising_steps, metadata={"help": "dream: denoising steps of each imagined step", "metavar": "N"}
     )
@@ -106,11 +110,13 @@ class FrozenAgentConfig:
     )
 
     def __post_init__(self) -> None:
-        for name in ("updates", "batch_size", "log_every", "denoising_steps", "epochs"):
+        for name in ("updates", "batch_size", "log_every", "denoising_steps", "epochs", "minibatches"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
         if self.episodes < 0:
             raise UserError(f"--episodes must be at least 0, not {self.episodes}")
+        if self.minibatches > self.batch_size:
+            raise UserError(f"--minibatches {self.minibatches} splits each batch's {self.batch_size} games: give at most --batch-size")
         if self.lr <= 0:
             raise UserError(f"--lr must be positive, not {self.lr}")
         if (self.rollouts == "dream") != (self.data is not None):
@@ -232,7 +238,9 @@ def train_frozen_agent(config: FrozenAgentConfig, progress: bool = True) -> dict
         agent = ActorCritic(sizes)
     agent.sync_input_statistics(world_model)
     optim = torch.optim.AdamW(agent.parameters(), lr=config.lr, weight_decay=0.0)
-    imagination = ImaginationConfig(entropy_weight=config.entropy_weight, normalize_advantages=config.normalize_advantages, epochs=config.epochs)
+    imagination = ImaginationConfig(
+        entropy_weight=config.entropy_weight, normalize_advantages=config.normalize_advantages, epochs=config.epochs, minibatches=config.minibatches
+    )
     games: Rollouts
     if config.data is not None:
         games = DreamRollouts(world_model, config.data, loaded.game, config.batch_size, config.outcomes, config.seed, config.denoising_steps)
@@ -310,7 +318,7 @@ def agent_card(config: FrozenAgentConfig, result: dict, stored_as: WeightsDType 
         f"- World model: `{config.model}`, unchanged.\n"
         f"- Agent: {who}, {config.updates} updates of {config.batch_size} {config.rollouts} games "
         f"(lr {config.lr}, entropy weight {config.entropy_weight}{', advantages normalised' if config.normalize_advantages else ''}"
-        f"{f', {config.epochs} passes a batch' if config.epochs > 1 else ''}), `jedi-train agent`, {result['train_seconds']} s.\n"
+        f"{f', {config.epochs} passes a batch' if config.epochs > 1 else ''}{f', {config.minibatches} minibatches a pass' if config.minibatches > 1 else ''}), `jedi-train agent`, {result['train_seconds']} s.\n"
         f"- Score: {score}.\n"
     )
     if stored_as:

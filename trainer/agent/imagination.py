@@ -40,6 +40,8 @@ class ImaginationConfig:
     # the later ones with the probability ratio clipped to 1 +- ``clip`` (``actor_critic_loss(played=...)``).
     epochs: int = 1
     clip: float = 0.2
+    # Not in DIAMOND (PPO): each pass split into this many minibatches of games, one optimizer step each.
+    minibatches: int = 1
 
 
 @dataclass
@@ -67,6 +69,15 @@ class Rollout:
             return torch.ones_like(self.rewards)
         alive = (1.0 - self.ends.float()).cumprod(1)
         return torch.cat([torch.ones_like(alive[:, :1]), alive[:, :-1]], dim=1)
+
+    def games(self, index: Tensor) -> Rollout:
+        """The games ``index`` (a 1-D index tensor) picks, whole: one of PPO's minibatches."""
+        pick = lambda x: None if x is None else x[index]  # noqa: E731
+        start = None if self.start_lstm is None else (self.start_lstm[0][index], self.start_lstm[1][index])
+        return Rollout(
+            self.log_probs[index], self.entropy[index], self.values[index], self.rewards[index], self.ends[index], self.restarts,
+            pick(self.states), pick(self.actions), start,
+        )
 
 
 def imagine(dream: DreamEnv, agent: ActorCritic, frames: Tensor, actions: Tensor, horizon: int) -> Rollout:
@@ -174,18 +185,22 @@ def batch_updates(
     """The optimizer steps (``step(loss)``) of one batch of games; returns their mean metrics.
 
     ``loss(None)`` plays the batch with gradients and gives DIAMOND's loss (one step); with ``cfg.epochs > 1``
-    the batch is played once without them (``play()``) and each of the ``epochs`` steps takes ``loss(played)``,
-    a PPO pass over it (``replayed_loss``).
+    or ``cfg.minibatches > 1`` the batch is played once without them (``play()``), and each of the ``epochs``
+    passes shuffles its games into ``minibatches`` parts and takes a step on each, ``loss(part)``: PPO's
+    passes (``replayed_loss``).
     """
-    if cfg.epochs == 1:
+    if cfg.epochs == 1 and cfg.minibatches == 1:
         value, metrics = loss(None)
         step(value)
         return metrics
     with torch.no_grad():
         played = play()
+    batch = played.rewards.shape[0]
+    assert cfg.minibatches <= batch, f"{cfg.minibatches} minibatches of {batch} games"
     rows = []
     for _ in range(cfg.epochs):
-        value, metrics = loss(played)
-        step(value)
-        rows.append(metrics)
+        for part in torch.randperm(batch).chunk(cfg.minibatches) if cfg.minibatches > 1 else [None]:
+            value, metrics = loss(played if part is None else played.games(part))
+            step(value)
+            rows.append(metrics)
     return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}

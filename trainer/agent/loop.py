@@ -171,7 +171,7 @@ class AgentTraining:
         self.dream = DreamEnv(self.world_model, self.preset.denoising_steps, outcomes=self.preset.imagined_outcomes)
         self.imagination = ImaginationConfig(
             horizon=self.preset.horizon, entropy_weight=self.preset.entropy_weight, normalize_advantages=self.preset.normalize_advantages,
-            epochs=self.preset.agent_epochs,
+            epochs=self.preset.agent_epochs, minibatches=self.preset.agent_minibatches,
         )
 
     # -- bookkeeping -----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ class Preset:
     entropy_weight: float = 0.001  # DIAMOND's (the ``cpu`` preset's comment says why it keeps it)
     normalize_advantages: bool = False  # DIAMOND's actor-critic does not (``ImaginationConfig``)
     agent_epochs: int = 1  # PPO's passes over each imagined batch (``ImaginationConfig.epochs``); DIAMOND's: 1
+    agent_minibatches: int = 1  # PPO's optimizer steps a pass, each on its share of the games (``ImaginationConfig.minibatches``)
     denoising_steps: int = 3
     # how imagined rewards and ends come from the reward/termination model: drawn (DIAMOND) or their means
     imagined_outcomes: Literal["sample", "expected"] = "sample"

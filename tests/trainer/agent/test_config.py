@@ -42,11 +42,18 @@ def test_more_steps_per_epoch_keep_the_presets_epochs() -> None:
 @pytest.mark.parametrize(
     "override",
     [{"agent_updates": 0}, {"steps_per_epoch": 0}, {"denoising_steps": 0}, {"agent_lr": -1e-3}, {"entropy_weight": -0.1}, {"agent_lr": float("nan")},
-     {"agent_delay_epochs": -1}, {"agent_delay_epochs": PRESETS["cpu"].epochs}, {"final_agent_updates": -1}],
+     {"agent_delay_epochs": -1}, {"agent_delay_epochs": PRESETS["cpu"].epochs}, {"final_agent_updates": -1}, {"agent_minibatches": 0}],
 )
 def test_overrides_out_of_range_are_refused(override: dict) -> None:
     with pytest.raises(UserError, match="must be"):
         TrainConfig("Asterix", Path("run"), **override).budget()
+
+
+def test_minibatches_split_no_fewer_games_than_they_are() -> None:
+    games = PRESETS["cpu"].agent_batch_size
+    assert TrainConfig("Asterix", Path("run"), agent_minibatches=games).budget().agent_minibatches == games
+    with pytest.raises(UserError, match=f"--agent-minibatches splits each batch's {games} games"):
+        TrainConfig("Asterix", Path("run"), agent_minibatches=games + 1).budget()
 
 
 def test_a_run_resumes_only_with_its_own_overrides() -> None:

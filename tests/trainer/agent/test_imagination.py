@@ -196,3 +196,29 @@ def test_agent_learns_the_rewarded_action_by_ppo_passes_in_fewer_batches() -> No
     logits, _, _ = agent(torch.zeros(1, 3, 8, 8))
     assert len(passes) == 160 and "clip_fraction" in metrics
     assert torch.softmax(logits, -1)[0, 2] > 0.9
+
+
+def test_minibatches_split_each_pass_into_disjoint_shares_of_the_games() -> None:
+    torch.manual_seed(0)
+    agent = _bandit_agent(randomize_heads=True)
+    cfg = ImaginationConfig(horizon=5, epochs=2, minibatches=4)
+    with torch.no_grad():
+        played = imagine(BanditDream(), agent, *_bandit_batch(), horizon=5)  # type: ignore[arg-type]
+    played.rewards = torch.arange(16.0)[:, None].expand(16, 5)  # each game's reward names it
+    seen: list[list[int]] = []
+
+    def loss(part: Rollout | None) -> tuple[torch.Tensor, dict[str, float]]:
+        assert part is not None and part.states is not None and part.actions is not None and part.start_lstm is not None
+        games = part.rewards[:, 0].long()
+        assert part.states.shape == (4, 6, 3, 8, 8) and part.start_lstm[0].shape == (4, 32)
+        torch.testing.assert_close(part.states, played.states[games])  # type: ignore[index]
+        torch.testing.assert_close(part.start_lstm[1], played.start_lstm[1][games])  # type: ignore[index]
+        torch.testing.assert_close(part.log_probs, played.log_probs[games])
+        seen.append(games.tolist())
+        return replayed_loss(agent, part, cfg)
+
+    batch_updates(cfg, loss, lambda: played, lambda value: None)
+    assert len(seen) == 8  # 2 passes of 4 optimizer steps
+    for one_pass in (seen[:4], seen[4:]):
+        assert sorted(sum(one_pass, [])) == list(range(16))  # every game once a pass
+    assert seen[:4] != seen[4:]  # shuffled anew each pass

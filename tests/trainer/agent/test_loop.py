@@ -57,13 +57,13 @@ def test_normalize_advantages_reaches_the_runs_actor_critic_loss(tmp_path: Path,
 
 
 
-def test_agent_epochs_make_ppo_passes_over_each_imagined_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_agent_epochs_and_minibatches_make_ppo_passes_over_each_imagined_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
     from trainer.agent import loop
 
     imagined: list[bool] = []
-    passes: list[int] = []
+    passes: list[tuple[int, int, int]] = []
     real_imagine, real_replayed_loss = loop.imagine, loop.replayed_loss
 
     def recording_imagine(*args, **kwargs) -> Rollout:
@@ -71,17 +71,19 @@ def test_agent_epochs_make_ppo_passes_over_each_imagined_batch(tmp_path: Path, m
         return real_imagine(*args, **kwargs)
 
     def recording_replayed_loss(agent, played: Rollout, cfg: ImaginationConfig) -> tuple[torch.Tensor, dict[str, float]]:
-        passes.append(cfg.epochs)
+        passes.append((cfg.epochs, cfg.minibatches, played.rewards.shape[0]))
         return real_replayed_loss(agent, played, cfg)
 
     monkeypatch.setattr(loop, "imagine", recording_imagine)
     monkeypatch.setattr(loop, "replayed_loss", recording_replayed_loss)
     monkeypatch.setitem(PRESETS, "smoke", replace(PRESETS["smoke"], eval_every=100, initial_world_model_updates=0))
-    config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1, agent_epochs=3)
+    config = TrainConfig("Breakout", tmp_path / "run", preset="smoke", threads=1, agent_epochs=3, agent_minibatches=2)
     _, finished = loop.train_agent(config, progress=False)
     batches = PRESETS["smoke"].total_agent_updates + PRESETS["smoke"].final_agent_updates
-    assert finished and imagined == [False] * batches and passes == [3] * (3 * batches)  # each batch played once, without gradients
-    assert json.loads((tmp_path / "run" / "run.json").read_text())["preset"]["agent_epochs"] == 3
+    games = PRESETS["smoke"].agent_batch_size // 2
+    assert finished and imagined == [False] * batches and passes == [(3, 2, games)] * (6 * batches)  # each batch played once, without gradients
+    preset = json.loads((tmp_path / "run" / "run.json").read_text())["preset"]
+    assert preset["agent_epochs"] == 3 and preset["agent_minibatches"] == 2
     rows = metrics_rows(tmp_path / "run")
     assert all(0.0 <= row["clip_fraction"] <= 1.0 for row in rows if "ac_loss" in row)
     assert rows[-1]["agent_updates"] == PRESETS["smoke"].total_agent_updates  # a batch counts as one update
