@@ -190,8 +190,7 @@ def same_budget(budget: Preset, saved: dict) -> bool:
 
 PRESET_OVERRIDES = (
     "world_model_updates", "agent_updates", "agent_lr", "entropy_weight", "agent_delay_epochs", "normalize_advantages", "agent_epochs", "agent_minibatches",
-    "steps_per_epoch",
-    "denoising_steps", "final_agent_updates", "final_agent",
+    "steps_per_epoch", "denoising_steps", "final_agent_updates", "final_agent",
 )
 JEDI_ONLY_OPTIONS = (
     "dream_reward_weight", "latent_norm", "predict_delta", "mean_predictor_channels", "reward_reads_mean", "reward_reads_standardized", "decoder_grad_weight",
