@@ -8,6 +8,7 @@ import contextlib
 import math
 import os
 import shutil
+import time
 
 import torch
 
@@ -94,12 +95,38 @@ def usable_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def load_average() -> float | None:
-    """The last minute's load average (runnable processes), or None where the OS has none (Windows)."""
+def busy_cores(sample_seconds: float = 0.2) -> float | None:
+    """How many cores other processes keep busy now: on Linux, the CPU time all processes used over
+    ``sample_seconds`` (``/proc/stat``; this process sleeps meanwhile); elsewhere the last minute's load
+    average; None where the OS tells neither (Windows).
+
+    Not the load average where it can be helped: that remembers the last minute, so a ``pip install`` or a
+    run that has just ended would cost the app a core it now has free.
+    """
+    first = _cpu_times()
+    if first is not None:
+        time.sleep(sample_seconds)
+        second = _cpu_times()
+        if second is not None and second[1] > first[1]:
+            busy, total = second[0] - first[0], second[1] - first[1]
+            return (os.cpu_count() or 1) * busy / total
     try:
         return os.getloadavg()[0]
     except (AttributeError, OSError):
         return None
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """Busy and total CPU time of all cores since boot, in ticks (Linux's ``/proc/stat``), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 8:
+        return None
+    total = sum(fields)
+    return total - fields[3] - fields[4], total
 
 
 def threads_for_load(cores: int, load: float | None) -> int:
@@ -123,11 +150,11 @@ def configure_threads(requested: int | None) -> str:
         return ""
     if os.environ.get("OMP_NUM_THREADS"):
         return ""
-    cores, load = usable_cores(), load_average()
+    cores, load = usable_cores(), busy_cores()
     threads = threads_for_load(cores, load)
     if threads >= torch.get_num_threads():
         return ""
     torch.set_num_threads(threads)
     if load is None:
         return f"the {cores} cores this process may use"
-    return f"{threads} of {cores} cores, as the load average is {load:.1f}; --threads N sets it"
+    return f"{threads} of {cores} cores, as other processes keep {load:.1f} busy; --threads N sets it"

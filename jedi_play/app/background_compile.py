@@ -1,5 +1,9 @@
 """torch.compile in the background: play goes on with the eager world model while a copy of it is compiled.
 
+``compile_plan`` decides whether to compile: ``--compile auto`` (the default) compiles on the CPU only when
+eager play falls short of the frame cap (``CapWatch``, on the time each frame's work takes), since a compile
+costs frames for tens of seconds on a small CPU; ``on`` compiles from the first frame.
+
 ``BackgroundCompiler`` compiles a deep copy of the world model (``compile_for_inference``: the dream's
 per-frame networks, with inductor freezing) on a daemon thread, one dream batch size at a time, on a real
 context at that batch size. The eager model in use is never touched: the copy is made on the main thread,
@@ -8,7 +12,14 @@ the compile thread waits for the main thread to run them). ``poll``, called betw
 thread, starts the next compile and hands each finished copy over once, for the engine to swap into its
 dreams of that batch size (the copy has the same weights and shapes, so a dream's state tensors stay
 valid). A failure (no C++ compiler, any exception) is handed over once as one line, and nothing more is
-compiled: play stays eager.
+compiled: play stays eager. The compile thread runs at the lowest CPU priority (Linux), and so do the
+compiler processes it starts, so that play gets the cores first when both want them; the Python work of
+tracing still holds the interpreter's lock, and play slows meanwhile all the same (on 2 cores the bundled
+Asterix dream fell from 15 to 2 to 8 game steps per second while it compiled).
+
+The process must not be finalised while a compile thread runs (inductor's threads then crash it: a
+segmentation fault or ``terminate called``): ``compile_running`` tells the console script to end the
+process at once instead (``os._exit``), after everything the app had to save is saved.
 """
 
 from __future__ import annotations
@@ -16,8 +27,10 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -30,7 +43,10 @@ from jedi_play.models.compiled import compile_for_inference, process_wide_traces
 from jedi_play.models.world_model import WorldModel
 
 CompileSetting = Literal["auto", "on", "off"]
+CompileWhen = Literal["never", "now", "below_cap"]
 CXX_NAMES = ("g++", "c++", "clang++", "cl")  # what inductor looks for (cl: MSVC on Windows)
+THREAD_NAME = "jedi-play compile"
+LOWEST_PRIORITY = 19  # nice value of the compile thread and the compilers it runs
 
 
 @dataclass(frozen=True)
@@ -68,17 +84,64 @@ def cxx_compiler() -> str | None:
     return None
 
 
-def compile_plan(setting: CompileSetting, device: torch.device) -> tuple[bool, str]:
-    """Whether the app compiles on ``device`` with ``--compile setting``, and a line for the log ('' for none).
+@dataclass(frozen=True)
+class CompilePlan:
+    """When the app compiles: ``never``, ``now`` (from the first frame) or ``below_cap`` (once eager play
+    falls short of ``fps``); ``line`` is for the log ('' for none)."""
 
-    ``auto`` compiles on the CPU when a C++ compiler is found (compiling on CUDA and MPS is untested here);
-    ``on`` tries wherever (a failure leaves play eager); ``off`` never compiles.
+    when: CompileWhen
+    line: str = ""
+    fps: int = 0
+
+
+def compile_plan(setting: CompileSetting, device: torch.device, fps: int) -> CompilePlan:
+    """When the app compiles on ``device`` with ``--compile setting`` and a frame cap of ``fps`` (0: none).
+
+    ``auto`` compiles on the CPU when a C++ compiler is found and eager play falls short of the cap (with no
+    cap there is nothing to reach; compiling on CUDA and MPS is untested here); ``on`` compiles at once
+    wherever (a failure leaves play eager); ``off`` never compiles.
     """
-    if setting == "off" or (setting == "auto" and device.type != "cpu"):
-        return False, ""
+    if setting == "off" or (setting == "auto" and (device.type != "cpu" or fps == 0)):
+        return CompilePlan("never")
     if setting == "auto" and cxx_compiler() is None:
-        return False, "torch.compile: off (no C++ compiler found; install g++ or clang++ for a faster dream)"
-    return True, "torch.compile: compiling the dream's networks in the background; playing eager meanwhile"
+        return CompilePlan("never", "torch.compile: off (no C++ compiler found; install g++ or clang++ for a faster dream)")
+    if setting == "auto":
+        return CompilePlan("below_cap", f"torch.compile: only if eager play falls short of {fps} frames per second", fps)
+    return CompilePlan("now", "torch.compile: compiling the dream's networks in the background; playing eager meanwhile")
+
+
+class CapWatch:
+    """Whether eager play holds a frame cap: the median time of the last ``frames`` frames' work (stepping,
+    drawing; not the wait for the cap) against the cap's frame time. The median leaves out the first
+    frames' one-off costs and the odd slow frame; 150 frames (10 s at 15 frames per second) leave out a
+    passing load too: a compile started then would cost a minute of frames for nothing (seen on 2 cores: a
+    test run of a few seconds beside the app started one, and play fell from 15 to 6 steps per second)."""
+
+    def __init__(self, fps: int, frames: int = 150) -> None:
+        self.frame_seconds = 1.0 / fps
+        self._work: deque[float] = deque(maxlen=frames)
+
+    def falls_short(self, work_seconds: float) -> bool:
+        """Note one frame's work; True when the frames noted are too slow for the cap."""
+        self._work.append(work_seconds)
+        return len(self._work) == self._work.maxlen and statistics.median(self._work) > self.frame_seconds
+
+
+def compile_running() -> bool:
+    """Whether a compile thread is still running (the process must then end without finalising)."""
+    return any(t.name.startswith(THREAD_NAME) and t.is_alive() for t in threading.enumerate())
+
+
+def lower_this_threads_priority() -> None:
+    """The calling thread, and the processes it starts from now on, at the lowest CPU priority (Linux:
+    each thread has its own nice value); elsewhere nothing."""
+    native_id = getattr(threading, "get_native_id", None)
+    if native_id is None or not hasattr(os, "setpriority"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, native_id(), LOWEST_PRIORITY)
+    except OSError:
+        pass
 
 
 def one_line(error: BaseException, limit: int = 100) -> str:
@@ -95,10 +158,11 @@ def failure_line(error: BaseException) -> str:
 
 class BackgroundCompiler:
     """Compiles copies of ``model`` for the dream batch sizes asked for (``want``), one at a time, off the
-    main thread."""
+    main thread; ``held``: nothing starts until ``release()``."""
 
-    def __init__(self, model: WorldModel) -> None:
+    def __init__(self, model: WorldModel, held: bool = False) -> None:
         self.model = model
+        self.held = held
         self.failed: str | None = None  # the failure's line, once compiling failed
         self.done: dict[int, float] = {}  # batch size -> seconds its compile took
         self._wanted: dict[int, Context] = {}  # batch size -> a real context to compile on
@@ -111,8 +175,8 @@ class BackgroundCompiler:
 
     @property
     def busy(self) -> bool:
-        """True while a compile is running or waiting to start."""
-        return self.failed is None and (self._thread is not None or bool(self._wanted))
+        """True while a compile is running or waiting to start (not while held)."""
+        return self.failed is None and (self._thread is not None or (bool(self._wanted) and not self.held))
 
     @property
     def status(self) -> str:
@@ -120,6 +184,10 @@ class BackgroundCompiler:
         if self.failed is not None:
             return "eager (compile failed)"
         return "compiling" if self.busy else "compiled" if self.done else ""
+
+    def release(self) -> None:
+        """Let the compiles wanted start (at the next ``poll``)."""
+        self.held = False
 
     def want(self, batch_size: int, context: Context) -> None:
         """Ask for a copy compiled for dreams of ``batch_size`` games, on ``context`` (the real game's)."""
@@ -139,7 +207,7 @@ class BackgroundCompiler:
             self._thread.join()
             self._thread = None
             events.append(self._ended(result))
-        if self._thread is None and self._wanted and self.failed is None:
+        if self._thread is None and self._wanted and self.failed is None and not self.held:
             batch_size, context = self._wanted.popitem()
             try:
                 self._start(batch_size, context)
@@ -187,7 +255,7 @@ class BackgroundCompiler:
         actions = torch.as_tensor(np.repeat(context.actions[None], batch_size, axis=0), device=device)
         model = copy.deepcopy(self.model)  # here, between frames: the eager model is not in use
         self._batch_size = batch_size
-        name = f"jedi-play compile (batch {batch_size})"
+        name = f"{THREAD_NAME} (batch {batch_size})"
         thread = threading.Thread(target=self._compile, args=(model, frames, actions), name=name, daemon=True)
         thread.start()
         self._thread = thread
@@ -195,6 +263,7 @@ class BackgroundCompiler:
     def _compile(self, model: WorldModel, frames: torch.Tensor, actions: torch.Tensor) -> None:
         """The thread: compile ``model`` on the example context, and leave the outcome for ``poll``."""
         start = time.perf_counter()
+        lower_this_threads_priority()
         result: CompileEvent
         try:
             if not self._traced.is_set():

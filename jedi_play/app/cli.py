@@ -3,9 +3,12 @@
 Order of work: check the options, open pygame's display (no display is one line, before any download),
 set the CPU threads (fewer on a busy machine) and pick the device, find and load the model (one line says
 what was loaded from where), start the real game whose first frames seed the dream, then open the window:
-play starts on its first frame, eager, while the dream's networks are compiled in the background
-(``--compile``; by default on the CPU) and swapped in when ready. With ``--record`` every episode played
-is saved into an episode folder; quitting (and SIGTERM) saves the ones in progress.
+play starts on its first frame, eager; the dream's networks are compiled in the background and swapped in
+when ready only where that pays (``--compile``: by default on the CPU once eager play falls short of the
+frame cap). With ``--record`` every episode played is saved into an episode folder. Every way of quitting
+(Esc, closing the window, ``--max-frames``, Ctrl-C, SIGTERM) ends play after the frame in progress, saves
+the recordings in progress, prints the closing lines and exits 0 (``QuitOnSignals``); the console script
+then ends the process at once if a compile thread is still running (``script``).
 
 A first word naming a sub-command runs it instead: ``jedi-play export-video`` writes recorded episodes as
 an MP4 or a GIF, ``jedi-play replay`` plays them back in a window. Neither needs torch or a model.
@@ -13,13 +16,14 @@ an MP4 or a GIF, ``jedi-play replay`` plays them back in a window. Neither needs
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from jedi_play.app.hud import count
 from jedi_play.cli.errors import UserError, run_main
@@ -50,13 +54,16 @@ class PlayConfig:
     threads: int | None = field(
         default=None,
         metadata={
-            "help": "torch CPU threads (default: OMP_NUM_THREADS, else the cores the load average leaves free)",
+            "help": "torch CPU threads (default: OMP_NUM_THREADS, else the cores other processes leave free)",
             "metavar": "N",
         },
     )
     compile: Literal["auto", "on", "off"] = field(
         default="auto",
-        metadata={"help": "torch.compile the dream's networks in the background while playing (auto: on the CPU)"},
+        metadata={
+            "help": "torch.compile the dream's networks in the background while playing "
+            "(auto: on the CPU, once eager play falls short of the --fps cap)"
+        },
     )
     record: Path | None = field(
         default=None, metadata={"help": "record every episode played into this episode folder (F9 toggles)", "metavar": "DIR"}
@@ -125,33 +132,51 @@ def check_window_options(fps: int, size: int, max_frames: int | None, screenshot
         raise UserError(f"--screenshot: the folder {screenshot.parent} does not exist")
 
 
-@contextmanager
-def saving_on_sigterm() -> Iterator[None]:
-    """SIGTERM ends the app through its ``finally`` blocks (the recordings in progress are saved), exit code 143."""
+class StoppableWindow(Protocol):
+    def stop(self) -> None: ...
 
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(STOPPED)
 
-    try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+class QuitOnSignals:
+    """SIGTERM and Ctrl-C (SIGINT): while a window plays (``window`` is set), they end it after the frame in
+    progress, as Esc does. Before that (the model loading), SIGTERM ends the app through its ``finally`` blocks
+    with exit code 143 and Ctrl-C is a ``KeyboardInterrupt`` (exit code 130)."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.window: StoppableWindow | None = None  # the play or replay window, once it plays
+
+    def handle(self, signum: int, frame: object) -> None:
+        if self.window is not None:
+            self.window.stop()
+        elif signum == signal.SIGTERM:
+            raise SystemExit(STOPPED)
+        else:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self) -> Iterator[QuitOnSignals]:
+        """The handlers, from before pygame starts (SDL leaves a signal that has a handler alone)."""
+        try:
+            previous = [signal.signal(s, self.handle) for s in self.SIGNALS]
+        except ValueError:  # not the main thread
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            for s, handler in zip(self.SIGNALS, previous):
+                signal.signal(s, handler)
 
 
 def play(config: PlayConfig) -> int:
     """Run the app with ``config``; returns the exit code."""
     check_config(config)
-    # from before pygame starts: SDL turns a SIGTERM that finds no handler into a quit event (exit 0)
-    with saving_on_sigterm():
-        return _play(config)
+    with QuitOnSignals().installed() as signals:
+        return _play(config, signals)
 
 
-def _play(config: PlayConfig) -> int:
+def _play(config: PlayConfig, signals: QuitOnSignals) -> int:
     # torch, pygame and the Hub client are imported here, so that --help answers at once
     from jedi_play.app.background_compile import compile_plan
     from jedi_play.app.session import AGENT_MODES, Session
@@ -171,16 +196,22 @@ def _play(config: PlayConfig) -> int:
         print(f"{source.description}: a {loaded.kind} world model of {loaded.game}, {agent}", flush=True)
         if config.mode in AGENT_MODES and loaded.agent is None:
             raise UserError(f"--mode {config.mode} needs an agent, and this model has none; try --mode dream or compare")
-        compiling, compile_line = compile_plan(config.compile, device)
-        if compile_line:
-            print(compile_line, flush=True)
+        plan = compile_plan(config.compile, device, config.fps)
+        if plan.line:
+            print(plan.line, flush=True)
         session = Session(
-            loaded, mode=config.mode, denoising_steps=config.steps, record=config.record, background_compile=compiling
+            loaded,
+            mode=config.mode,
+            denoising_steps=config.steps,
+            record=config.record,
+            background_compile=plan.when != "never",
+            compile_below_fps=plan.fps if plan.when == "below_cap" else None,
         )
         try:
             window = Window(
                 session, pane_size=config.size, fps=config.fps, max_frames=config.max_frames, screenshot=config.screenshot
             )
+            signals.window = window
             window.open()
             stats = window.run()
         finally:
@@ -189,7 +220,7 @@ def _play(config: PlayConfig) -> int:
         close_display()
     for line in session.compile_log:
         print(line)
-    if compiling and not session.compile_log:
+    if session.engine.compiler is not None and session.engine.compiler.busy:
         print("torch.compile: still compiling at quit; the dream played eager")
     print(
         f"played {stats.advanced} frames in {stats.seconds:.1f} s: {stats.mean_fps:.1f} frames per second on average; "
@@ -232,12 +263,13 @@ def replay(argv: Sequence[str]) -> int:
     from jedi_play.app.replay_window import ReplayWindow
 
     player = ReplayPlayer(find_recordings(config.source, config.episode))
-    with saving_on_sigterm():  # exit code 143, as for play, not SDL's quit event
+    with QuitOnSignals().installed() as signals:
         open_display()
         try:
             window = ReplayWindow(
                 player, pane_size=config.size, fps=config.fps, max_frames=config.max_frames, screenshot=config.screenshot
             )
+            signals.window = window
             window.open()
             frames = window.run()
         finally:
@@ -256,5 +288,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_main(PROG, lambda: play(dataclass_from_args(PlayConfig, build_parser().parse_args(args))))
 
 
+def script() -> None:
+    """The console script: ``main``, then exit. While a background compile still runs, the process ends at
+    once (``os._exit``, after flushing the output): finalising Python under a running inductor compile
+    crashes it (a segmentation fault, or ``terminate called without an active exception``). Everything the
+    app had to save is saved by then."""
+    code = main()
+    compiler = sys.modules.get("jedi_play.app.background_compile")  # imported only when the app played
+    if compiler is not None and compiler.compile_running():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    script()

@@ -54,6 +54,7 @@ class ReplayWindow:
         self.on_frame = on_frame
         self.show_help = False
         self.running = False
+        self._stop_asked = False
         self._notice = TimedNotice()
         self._canvas: Canvas | None = None
         self.clock = pygame.time.Clock()
@@ -72,7 +73,7 @@ class ReplayWindow:
         """Play back until Esc, a closed window or ``max_frames``; returns the frames drawn."""
         if pygame.display.get_surface() is None:
             self.open()
-        self.running = True
+        self.running = not self._stop_asked
         frames = 0
         while self.running:
             if self.on_frame is not None:
@@ -92,6 +93,11 @@ class ReplayWindow:
         if self.screenshot is not None:
             save_window_on_exit(self.screenshot)
         return frames
+
+    def stop(self) -> None:
+        """End ``run`` after the frame in progress, as Esc does (a signal handler may call it at any time)."""
+        self._stop_asked = True
+        self.running = False
 
     def handle(self, event: pygame.event.Event) -> None:
         """One pygame event: quit or a replay key."""

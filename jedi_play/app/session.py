@@ -7,8 +7,10 @@ a notice instead of failing (``take_notice``), so no key ever stops the game. ``
 being recorded.
 
 With ``background_compile``, the first frame starts compiling the dream's networks in the background
-(``BackgroundCompiler``) while play goes on eager; between frames, ``advance`` swaps the compiled copy in
-when it is ready. The HUD says where that stands; a failure is a notice and play stays eager.
+(``BackgroundCompiler``) while play goes on eager; with ``compile_below_fps`` as well, the compile waits
+until eager play falls short of that frame cap (the window reports each frame's work: ``frame_took``).
+Between frames, ``advance`` swaps the compiled copy in when it is ready. The HUD says where that stands;
+a failure is a notice and play stays eager.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from jedi_play.app.background_compile import BackgroundCompiler
+from jedi_play.app.background_compile import BackgroundCompiler, CapWatch
 from jedi_play.app.engine import Engine
 from jedi_play.app.hud import HudState, PaneView, count
 from jedi_play.app.modes import CompareMode, Mode, SoloMode, VersusMode
@@ -48,9 +50,11 @@ class Session:
         seed: int | None = None,
         record: Path | None = None,
         background_compile: bool = False,
+        compile_below_fps: int | None = None,
     ) -> None:
         """``record``: an episode folder to record every episode played into (``UserError`` when unfit).
-        ``background_compile``: torch.compile the dream's networks in the background from the first frame on."""
+        ``background_compile``: torch.compile the dream's networks in the background, from the first frame on,
+        or with ``compile_below_fps`` once eager play falls short of that many frames a second."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; the modes are {', '.join(MODES)}")
         if mode in AGENT_MODES and loaded.agent is None:
@@ -58,7 +62,9 @@ class Session:
         steps = max(1, min(denoising_steps or loaded.world_model.sampler.steps, MAX_DENOISING_STEPS))
         store = None if record is None else EpisodeStore.create(record, loaded.game, loaded.action_meanings, "--record")
         self.recorder = Recorder({"game": loaded.game, "model": str(loaded.path), "model_kind": loaded.kind}, store)
-        compiler = BackgroundCompiler(loaded.world_model) if background_compile else None
+        held = compile_below_fps is not None
+        compiler = BackgroundCompiler(loaded.world_model, held=held) if background_compile else None
+        self._cap_watch = CapWatch(compile_below_fps) if background_compile and compile_below_fps else None
         self.engine = Engine(loaded, steps, random.randrange(2**31) if seed is None else seed, self.recorder, compiler)
         self.compile_log: list[str] = []  # a line per compile that ended (for the end of the run)
         self._compile_announced = False
@@ -184,6 +190,17 @@ class Session:
         if not self._compile_announced and compiler.busy:
             self._compile_announced = True
             self.notice("compiling the dream's networks in the background; playing eager meanwhile")
+
+    def frame_took(self, work_seconds: float) -> None:
+        """The window's report of a frame that stepped a game: its work, without the wait for the frame cap.
+        A compile held for eager play that falls short of the cap starts now."""
+        watch, compiler = self._cap_watch, self.engine.compiler
+        if watch is None or compiler is None or not compiler.held:
+            return
+        if watch.falls_short(work_seconds):
+            compiler.release()
+            fps = round(1 / watch.frame_seconds)
+            self.compile_log.append(f"torch.compile: eager play fell short of {fps} frames per second; compiling")
 
     def notice(self, text: str) -> None:
         self._notice = text

@@ -97,6 +97,7 @@ class Window:
         self.on_frame = on_frame
         self.show_help = False
         self.running = False
+        self._stop_asked = False
         self.held: list[str] = []  # game keys held, oldest first
         self._tapped: list[str] = []  # game keys pressed during this frame
         self._single_step = False
@@ -130,23 +131,26 @@ class Window:
         """Play until Esc, a closed window or ``max_frames``; saves ``screenshot`` on the way out."""
         if pygame.display.get_surface() is None:
             self.open()
-        self.running = True
+        self.running = not self._stop_asked
         frames = advanced = 0
         steps_before = steps_seen = self.session.game_steps
         step_seconds = 0.0
         first = last = time.perf_counter()
         views = self.session.views()
         while self.running:
+            start = time.perf_counter()
             if self.on_frame is not None:
                 self.on_frame(self, frames)
             for event in pygame.event.get():
                 self.handle(event)
             if not self.running:
                 break
+            stepped = False
             if not self.session.paused or self._single_step:
                 views = self.session.advance(self.person_action())
                 now = time.perf_counter()
                 if self.session.game_steps > steps_seen:
+                    stepped = True
                     step_seconds += now - last
                     steps_seen = self.session.game_steps
                 last = now
@@ -159,6 +163,8 @@ class Window:
             self._fit(len(views))
             self.draw(views)
             pygame.display.flip()
+            if stepped:
+                self.session.frame_took(time.perf_counter() - start)
             frames += 1
             if self.max_frames is not None and frames >= self.max_frames:
                 break
@@ -166,6 +172,11 @@ class Window:
         if self.screenshot is not None:
             save_window_on_exit(self.screenshot)
         return RunStats(frames, advanced, last - first, steps_seen - steps_before, step_seconds)
+
+    def stop(self) -> None:
+        """End ``run`` after the frame in progress, as Esc does (a signal handler may call it at any time)."""
+        self._stop_asked = True
+        self.running = False
 
     def person_action(self) -> int:
         """The action of the held game keys (and of those tapped during this frame)."""

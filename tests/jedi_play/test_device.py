@@ -4,13 +4,16 @@ CPU threads: fewer on a busy machine, unless OMP_NUM_THREADS or --threads says o
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 
 from jedi_play.cli.errors import UserError
 from jedi_play import device as device_module
-from jedi_play.device import configure_threads, describe_device, flush_denormals, resolve_device, threads_for_load, usable_cores
+from jedi_play.device import busy_cores, configure_threads, describe_device, flush_denormals, resolve_device, threads_for_load, usable_cores
 
 
 def test_auto_and_cpu() -> None:
@@ -74,20 +77,31 @@ def test_threads_for_load(cores: int, load: float | None, threads: int) -> None:
 def test_configure_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     before = torch.get_num_threads()
     monkeypatch.setattr(device_module, "usable_cores", lambda: 2)
-    monkeypatch.setattr(device_module, "load_average", lambda: 1.2)
+    monkeypatch.setattr(device_module, "busy_cores", lambda: 1.2)
     try:
         torch.set_num_threads(2)
         monkeypatch.setenv("OMP_NUM_THREADS", "2")
         assert configure_threads(None) == "" and torch.get_num_threads() == 2  # the user's OMP_NUM_THREADS stands
         monkeypatch.delenv("OMP_NUM_THREADS")
-        assert configure_threads(None) == "1 of 2 cores, as the load average is 1.2; --threads N sets it"
+        assert configure_threads(None) == "1 of 2 cores, as other processes keep 1.2 busy; --threads N sets it"
         assert torch.get_num_threads() == 1
         assert configure_threads(2) == "" and torch.get_num_threads() == 2  # --threads wins
-        monkeypatch.setattr(device_module, "load_average", lambda: 0.1)
+        monkeypatch.setattr(device_module, "busy_cores", lambda: 0.1)
         assert configure_threads(None) == "" and torch.get_num_threads() == 2  # never more than torch's choice
     finally:
         torch.set_num_threads(before)
     assert 1 <= usable_cores() <= (os.cpu_count() or 1)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="Linux's /proc/stat")
+def test_busy_cores_sees_a_process_that_spins_now() -> None:
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)  # started
+        assert busy_cores(0.5) >= 0.7  # its core, whatever else runs (which only adds)
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def test_flush_denormals_makes_cpu_arithmetic_treat_subnormal_floats_as_zero() -> None:

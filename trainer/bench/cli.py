@@ -2,9 +2,10 @@
 
 Paper-size models on synthetic batches: world-model training updates per second at batch 32, peak
 training memory, dream frames per second at batch 1 with 3 denoising steps (decoding included) and
-imagined steps per second at batch 32, with the JEDI / DIAMOND ratios. Then the CPU presets' JEDI world
-models (``cpu-v1``'s, and ``cpu-v2``'s, with ``--reward-reads-mean``): their training and imagination speed. A
-benchmark, not a test.
+imagined steps per second at batch 32, with the JEDI / DIAMOND ratios. Then the ``cpu`` preset's JEDI world
+model (the bundled models' architecture): its training and imagination speed. A benchmark, not a test.
+
+``jedi-bench app`` times the play window itself over its first frames (``trainer.bench.app_speed``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from jedi_play.models.factory import WORLD_MODELS
 from trainer.bench.measure import bench_model, measure_dream
 
 PROG = "jedi-bench"
-CPU_PRESET_MODELS = ("jedi_cpu", "jedi_cpu_reads_mean")  # trainer.bench.measure.BENCH_MODELS
+CPU_PRESET_MODEL = "jedi_cpu"  # trainer.bench.measure.BENCH_MODELS
 
 
 @dataclass
@@ -43,11 +44,15 @@ class BenchConfig:
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
     json: Path | None = field(default=None, metadata={"help": "write the figures to FILE", "metavar": "FILE"})
     compile: bool = field(default=True, metadata={"help": "also time the batch-1 dream with torch.compile'd networks"})
-    cpu_preset: bool = field(default=True, metadata={"help": "also time the CPU presets' JEDI world models (cpu-v1, and cpu-v2 with --reward-reads-mean)"})
+    cpu_preset: bool = field(default=True, metadata={"help": "also time the cpu preset's JEDI world model"})
 
 
 def build_parser() -> CliParser:
-    parser = CliParser(prog=PROG, description="Benchmark the JEDI and DIAMOND world models on this device.")
+    parser = CliParser(
+        prog=PROG,
+        description="Benchmark the JEDI and DIAMOND world models on this device.",
+        epilog="sub-command: 'jedi-bench app' times the play window over its first frames (answers --help).",
+    )
     add_dataclass_args(parser, BenchConfig)
     return parser
 
@@ -86,12 +91,10 @@ def run_bench(config: BenchConfig) -> dict:
     if j.get("dream_fps_b1_compiled") and d.get("dream_fps_b1_compiled"):
         result["ratios"]["dream_fps_b1_compiled"] = j["dream_fps_b1_compiled"] / d["dream_fps_b1_compiled"]
     if config.cpu_preset:
-        result["cpu_preset"] = {}
-        for name in CPU_PRESET_MODELS:
-            figures = training_figures(name, device, config)
-            print(f"{name}: dreaming...", file=sys.stderr)
-            figures["imagined_steps_per_s_b32"] = imagined_steps_per_s(name, device, config)
-            result["cpu_preset"][name] = figures
+        figures = training_figures(CPU_PRESET_MODEL, device, config)
+        print(f"{CPU_PRESET_MODEL}: dreaming...", file=sys.stderr)
+        figures["imagined_steps_per_s_b32"] = imagined_steps_per_s(CPU_PRESET_MODEL, device, config)
+        result["cpu_preset"] = figures
     return result
 
 
@@ -125,16 +128,34 @@ def format_table(result: dict) -> str:
         cells = ["n/a" if result[m][key] is None else fmt.format(result[m][key]) for m in ("jedi", "diamond")]
         lines.append(f"{key:<26}{cells[0]:>12}{cells[1]:>12}{'' if ratio is None else f'{ratio:.2f}':>14}")
     if "cpu_preset" in result:
-        lines.append(f"{'cpu preset JEDI':<26}{'plain':>12}{'reads mean':>12}")
-        for key, fmt in [row for row in rows if row[0] in result["cpu_preset"]["jedi_cpu"]]:
-            cells = [fmt.format(result["cpu_preset"][m][key]) for m in CPU_PRESET_MODELS]
-            lines.append(f"{key:<26}{cells[0]:>12}{cells[1]:>12}")
+        lines.append(f"{'cpu preset JEDI':<26}")
+        for key, fmt in [row for row in rows if row[0] in result["cpu_preset"]]:
+            lines.append(f"{key:<26}{fmt.format(result['cpu_preset'][key]):>12}")
     return "\n".join(lines)
 
 
+def app(argv: Sequence[str]) -> int:
+    """``jedi-bench app``."""
+    from trainer.bench.app_speed import AppSpeedConfig, format_app_speed, run_app_speed
+
+    parser = CliParser(prog=f"{PROG} app", description="Time jedi-play's window over its first frames, each --compile setting in a fresh process.")
+    add_dataclass_args(parser, AppSpeedConfig)
+    config = dataclass_from_args(AppSpeedConfig, parser.parse_args(argv))
+    result = run_app_speed(config)
+    result.update(device=device_name(torch.device("cpu")), torch=torch.__version__)
+    print(format_app_speed(result))
+    if config.json:
+        atomic_write_bytes(config.json, (json.dumps(result, indent=2) + "\n").encode())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "app":
+        return run_main(PROG, lambda: app(args[1:]))
+
     def body() -> int:
-        config = dataclass_from_args(BenchConfig, build_parser().parse_args(argv))
+        config = dataclass_from_args(BenchConfig, build_parser().parse_args(args))
         result = run_bench(config)
         print(format_table(result))
         if config.json:

@@ -21,19 +21,17 @@ from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.models.compiled import compile_for_inference
 from jedi_play.models.factory import build_world_model
 from jedi_play.models.world_model import Batch, WorldModel
-from trainer.agent.presets import CPU_V1, CPU_V2
+from trainer.agent.presets import CPU
 
 NUM_ACTIONS = 18
 
 # The world models jedi-bench times, by name: (kind, config fields). The papers' two at their sizes, and the
-# CPU presets' JEDI world model (mean predictor, 96-channel denoiser): ``cpu-v1``'s, whose reward model reads
-# the next latent, and ``cpu-v2``'s, whose reward model reads the mean predictor's (``--reward-reads-mean``);
-# ``cpu``'s is ``cpu-v2``'s with moved pixels weighted more in the decoder's loss, at the same cost.
+# `cpu` preset's JEDI world model (mean predictor, 96-channel denoiser, reward model reading the regressed next
+# latent), the bundled models' architecture.
 BENCH_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "jedi": ("jedi", {}),
     "diamond": ("diamond", {}),
-    "jedi_cpu": ("jedi", dict(CPU_V1.jedi_options)),
-    "jedi_cpu_reads_mean": ("jedi", dict(CPU_V2.jedi_options)),
+    "jedi_cpu": ("jedi", dict(CPU.jedi_options)),
 }
 
 

@@ -16,7 +16,7 @@ import torch
 from torch._dynamo.utils import counters
 
 from jedi_play.app import background_compile
-from jedi_play.app.background_compile import BackgroundCompiler, Compiled, compile_plan, one_line
+from jedi_play.app.background_compile import BackgroundCompiler, CapWatch, Compiled, CompilePlan, compile_plan, one_line
 from jedi_play.app.canvas import Canvas
 from jedi_play.app.session import Session
 from jedi_play.app.window import Window, close_display
@@ -65,15 +65,26 @@ def play_until(session: Session, done, extra_frames: int = 5, fps: int = 30) -> 
 
 def test_compile_plan(monkeypatch) -> None:
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert compile_plan("off", cpu) == (False, "")
-    assert compile_plan("auto", cuda) == (False, "")  # untested on GPUs: only when asked for
-    assert compile_plan("on", cuda)[0]
+    assert compile_plan("off", cpu, 15) == CompilePlan("never")
+    assert compile_plan("auto", cuda, 15) == CompilePlan("never")  # untested on GPUs: only when asked for
+    assert compile_plan("on", cuda, 15).when == "now"
     monkeypatch.setattr(background_compile, "cxx_compiler", lambda: "/usr/bin/g++")
-    assert compile_plan("auto", cpu) == (True, "torch.compile: compiling the dream's networks in the background; playing eager meanwhile")
+    assert compile_plan("auto", cpu, 15) == CompilePlan("below_cap", "torch.compile: only if eager play falls short of 15 frames per second", 15)
+    assert compile_plan("auto", cpu, 0) == CompilePlan("never")  # no cap to reach
+    assert compile_plan("on", cpu, 0).when == "now"
     monkeypatch.setattr(background_compile, "cxx_compiler", lambda: None)
-    compiling, line = compile_plan("auto", cpu)
-    assert not compiling and "no C++ compiler" in line
-    assert compile_plan("on", cpu)[0]  # tried anyway; a failure leaves play eager
+    plan = compile_plan("auto", cpu, 15)
+    assert plan.when == "never" and "no C++ compiler" in plan.line
+    assert compile_plan("on", cpu, 15).when == "now"  # tried anyway; a failure leaves play eager
+
+
+def test_cap_watch_judges_the_median_of_the_last_frames() -> None:
+    watch = CapWatch(fps=20, frames=5)  # 50 ms a frame
+    assert not any(watch.falls_short(0.2) for _ in range(2))  # the first frames' one-off costs: too few to judge
+    assert not any(watch.falls_short(0.03) for _ in range(3))  # median 30 ms: holds the cap
+    assert not watch.falls_short(0.3)  # one slow frame among fast ones
+    assert not watch.falls_short(0.06)  # 30, 30, 30, 300, 60 ms: median 30
+    assert watch.falls_short(0.06)  # 30, 30, 300, 60, 60 ms: median 60, above the cap's 50
 
 
 def test_one_line() -> None:
@@ -214,6 +225,33 @@ def test_process_wide_traces_run_on_the_main_thread(loaded: LoadedModel, monkeyp
         assert isinstance(event, Compiled), event
         assert all(plain_traces) and (plain_traces or not known), plain_traces
         assert steps >= 10  # the dream went on while compiling
+    finally:
+        session.close()
+
+
+def test_a_held_compile_starts_once_eager_frames_fall_short_of_the_cap(loaded: LoadedModel, monkeypatch) -> None:
+    """``--compile auto``: nothing is compiled while the frames' work fits the cap; slow frames start it."""
+    compiled_for: list[int] = []
+    monkeypatch.setattr(background_compile, "compile_for_inference", lambda model, frames, actions: compiled_for.append(frames.shape[0]))
+    session = Session(loaded, seed=0, background_compile=True, compile_below_fps=15)
+    compiler = session.engine.compiler
+    assert compiler is not None
+    try:
+        for _ in range(40):
+            session.advance(0)
+            session.frame_took(0.03)  # 30 ms: holds 15 frames per second
+        for _ in range(110):
+            session.frame_took(0.03)
+        for _ in range(50):
+            session.frame_took(0.09)  # a passing load: 3 s of slow frames
+        assert compiler.held and not compiler.busy and session.hud(0).compile == "" and session.compile_log == []
+        for _ in range(30):
+            session.frame_took(0.09)  # 90 ms for more than half of the last 150 frames: falls short
+        assert not compiler.held and session.compile_log == ["torch.compile: eager play fell short of 15 frames per second; compiling"]
+        session.advance(0)  # starts it
+        assert compiler.busy and compiler.wait(60)
+        session.advance(0)
+        assert compiled_for == [1] and session.mode.group.env.model is session.engine.compiled[1]
     finally:
         session.close()
 

@@ -7,10 +7,8 @@ installed console script; the others call ``main`` in this process.
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import pygame
 import pytest
@@ -154,45 +152,6 @@ def test_bad_record_folders_are_one_line_and_untouched(capsys, asterix_folder, t
     (tmp_path / "notes" / "todo.txt").write_text("mine")
     assert_main_error(capsys, ["--record", str(tmp_path / "notes")], "--record", "not an episode folder")
     assert a_file.read_text() == "mine" and len(breakout) == 1 and os.listdir(tmp_path / "notes") == ["todo.txt"]
-
-
-def sigterm_headless_app(args: list[str], wait) -> int:
-    """Start ``jedi-play ARGS`` headless, call ``wait(stdout)``, send SIGTERM; returns the exit code."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
-    env.update(SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
-    command = [script("jedi-play"), *args, "--fps", "30", "--size", "64", "--compile", "off"]
-    app = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert app.stdout is not None
-        wait(app.stdout)
-        app.send_signal(signal.SIGTERM)
-        app.communicate(timeout=60)
-    finally:
-        if app.poll() is None:
-            app.kill()
-    return app.returncode
-
-
-def test_sigterm_saves_the_episode_being_recorded(asterix_folder, tmp_path):
-    out = tmp_path / "recordings"
-
-    def some_frames_played(stdout) -> None:
-        assert "loaded the local folder" in stdout.readline() + stdout.readline()
-        time.sleep(2.0)
-
-    assert sigterm_headless_app(["--model", str(asterix_folder), "--record", str(out)], some_frames_played) == 143
-    (episode,) = EpisodeStore.open(out).load_all()
-    assert len(episode) >= 1 and episode.truncated[-1] and not episode.terminated.any()
-    assert not [p.name for p in out.iterdir() if ".tmp-" in p.name]
-
-
-def test_sigterm_while_the_model_loads_stops_with_143(asterix_folder):
-    # pygame's SDL would otherwise turn this SIGTERM into a quit event and the app would exit 0
-
-    def display_open(stdout) -> None:
-        assert stdout.readline().startswith("device:")
-
-    assert sigterm_headless_app(["--model", str(asterix_folder)], display_open) == 143
 
 
 def test_the_app_never_imports_trainer_and_replay_needs_no_torch():
