@@ -114,7 +114,7 @@ def _export(argv: Sequence[str]) -> int:
         help="weight storage: float32, float16 (half the size) or int8 (a quarter; per-channel scales)",
     )
     parser.add_argument(
-        "--run-agent", action="store_true", help="a run that ended with a final agent (--final-agent-updates): export the run's agent as it was before it"
+        "--run-agent", action="store_true", help="a run that ended with a final agent (final_agent_updates): export the run's agent as it was before it"
     )
     args = parser.parse_args(argv)
     print(f"exported {args.run_dir} to {export_run(args.run_dir, args.to, args.weights, args.run_agent)} ({args.weights} weights)")

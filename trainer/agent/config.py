@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Literal
 
 from jedi_play.cli.errors import UserError
-from trainer.agent.presets import PRESETS, Preset
+from jedi_play.cli.parser import experimental_fields, experimental_flags, option_text
+from trainer.agent.presets import PRESETS, RETIRED_PRESETS, Preset
 from trainer.world_model.train import check_decoder_weight, check_reward_alignment
 
 
@@ -20,69 +21,69 @@ class TrainConfig:
     game: str = field(metadata={"help": "Atari 100k game, e.g. Asterix"})
     out: Path = field(metadata={"help": "run folder (checkpoints, metrics, replay)", "metavar": "RUN_DIR"})
     world_model: Literal["jedi", "diamond"] = field(default="jedi", metadata={"help": "world model"})
-    preset: Literal["atari100k", "cpu", "cpu-v3", "cpu-v2", "cpu-v1", "cpu100k", "smoke"] = field(default="cpu", metadata={"help": "training budget"})
+    preset: Literal["atari100k", "cpu", "smoke"] = field(default="cpu", metadata={"help": "training budget"})
     resume: bool = field(default=False, metadata={"help": "continue the run in RUN_DIR from its last checkpoint"})
     seed: int = field(default=0, metadata={"help": "random seed"})
     device: Literal["auto", "cpu", "cuda", "mps"] = field(default="auto", metadata={"help": "torch device"})
     threads: int | None = field(default=None, metadata={"help": "CPU threads for torch (default: torch's choice)", "metavar": "N"})
     dream_reward_weight: float = field(
-        default=0.0, metadata={"help": "JEDI, not in the paper: weight of the reward loss on sampled next latents (0 = off)", "metavar": "W"}
+        default=0.0, metadata={"experimental": True, "help": "JEDI, not in the paper: weight of the reward loss on sampled next latents (0 = off)", "metavar": "W"}
     )
     reward_foresight: bool = field(
-        default=False, metadata={"help": "not in the paper: read each step's reward and end from the transition before it and the action"}
+        default=False, metadata={"experimental": True, "help": "not in the paper: read each step's reward and end from the transition before it and the action"}
     )
     latent_norm: bool | None = field(
-        default=None, metadata={"help": "JEDI, not in the paper: the denoiser works on latents normalised by running statistics (default: the preset's)"}
+        default=None, metadata={"experimental": True, "help": "JEDI, not in the paper: the denoiser works on latents normalised by running statistics (default: the preset's)"}
     )
     predict_delta: bool | None = field(
-        default=None, metadata={"help": "JEDI, not in the paper: the denoiser predicts the change from the last latent (default: the preset's)"}
+        default=None, metadata={"experimental": True, "help": "JEDI, not in the paper: the denoiser predicts the change from the last latent (default: the preset's)"}
     )
     mean_predictor_channels: int | None = field(
         default=None,
-        metadata={"help": "JEDI, not in the paper: channels of a regressed next-latent mean the denoiser diffuses around, 0 = none (default: the preset's)", "metavar": "C"},
+        metadata={"experimental": True, "help": "JEDI, not in the paper: channels of a regressed next-latent mean the denoiser diffuses around, 0 = none (default: the preset's)", "metavar": "C"},
     )
     reward_reads_mean: bool | None = field(
-        default=None, metadata={"help": "JEDI, not in the paper: read each step's reward and end from the mean predictor's next latent (default: the preset's)"}
+        default=None, metadata={"experimental": True, "help": "JEDI, not in the paper: read each step's reward and end from the mean predictor's next latent (default: the preset's)"}
     )
     reward_reads_standardized: bool | None = field(
         default=None,
-        metadata={"help": "JEDI, not in the paper: the reward model reads latents standardised by --latent-norm's statistics (default: the preset's)"},
+        metadata={"experimental": True, "help": "JEDI, not in the paper: the reward model reads latents standardised by latent_norm's statistics (default: the preset's)"},
     )
     decoder_grad_weight: float | None = field(
         default=None,
-        metadata={"help": "JEDI, the paper's ablation: weight of the pixel decoder's gradient into the encoder, 0 = none (default: the preset's)", "metavar": "W"},
+        metadata={"experimental": True, "help": "JEDI, the paper's ablation: weight of the pixel decoder's gradient into the encoder, 0 = none (default: the preset's)", "metavar": "W"},
     )
     decoder_motion_weight: float | None = field(
         default=None,
-        metadata={"help": "JEDI, not in the paper: extra weight of the decoder's error on pixels that moved since the frame before, 0 = none (default: the preset's)", "metavar": "W"},
+        metadata={"experimental": True, "help": "JEDI, not in the paper: extra weight of the decoder's error on pixels that moved since the frame before, 0 = none (default: the preset's)", "metavar": "W"},
     )
     # the preset's own values unless given
-    world_model_updates: int | None = field(default=None, metadata={"help": "world-model updates per epoch", "metavar": "N"})
-    agent_updates: int | None = field(default=None, metadata={"help": "actor-critic updates per epoch", "metavar": "N"})
-    agent_lr: float | None = field(default=None, metadata={"help": "actor-critic learning rate", "metavar": "LR"})
-    entropy_weight: float | None = field(default=None, metadata={"help": "actor-critic entropy weight", "metavar": "W"})
+    world_model_updates: int | None = field(default=None, metadata={"experimental": True, "help": "world-model updates per epoch", "metavar": "N"})
+    agent_updates: int | None = field(default=None, metadata={"experimental": True, "help": "actor-critic updates per epoch", "metavar": "N"})
+    agent_lr: float | None = field(default=None, metadata={"experimental": True, "help": "actor-critic learning rate", "metavar": "LR"})
+    entropy_weight: float | None = field(default=None, metadata={"experimental": True, "help": "actor-critic entropy weight", "metavar": "W"})
     agent_delay_epochs: int | None = field(
         default=None,
-        metadata={"help": "epochs at the start in which only the world model trains and the untrained agent collects (default: the preset's)", "metavar": "N"},
+        metadata={"experimental": True, "help": "epochs at the start in which only the world model trains and the untrained agent collects (default: the preset's)", "metavar": "N"},
     )
     final_agent_updates: int | None = field(
         default=None,
-        metadata={
-            "help": "not in DIAMOND: after the last epoch, train an actor-critic (--final-agent) for N updates in the final world model's frozen "
+        metadata={"experimental": True, 
+            "help": "not in DIAMOND: after the last epoch, train an actor-critic (final_agent) for N updates in the final world model's frozen "
             "dream and end with it; the run's agent as it was is kept in RUN_DIR/run_agent.safetensors (default: the preset's, 0 = none)",
             "metavar": "N",
         },
     )
     final_agent: Literal["fresh", "run"] | None = field(
         default=None,
-        metadata={"help": "which actor-critic takes --final-agent-updates: a fresh one or the run's own, trained further (default: the preset's)"},
+        metadata={"experimental": True, "help": "which actor-critic takes final_agent_updates: a fresh one or the run's own, trained further (default: the preset's)"},
     )
     normalize_advantages: bool | None = field(
-        default=None, metadata={"help": "not in DIAMOND: scale each agent batch's advantages to zero mean and unit standard deviation (default: the preset's)"}
+        default=None, metadata={"experimental": True, "help": "not in DIAMOND: scale each agent batch's advantages to zero mean and unit standard deviation (default: the preset's)"}
     )
     agent_epochs: int | None = field(
         default=None,
-        metadata={
+        metadata={"experimental": True, 
             "help": "not in DIAMOND (PPO): passes of the actor-critic over each imagined batch, the later ones with the probability ratio "
             "clipped; 1 = DIAMOND's one update (default: the preset's)",
             "metavar": "K",
@@ -90,17 +91,17 @@ class TrainConfig:
     )
     agent_minibatches: int | None = field(
         default=None,
-        metadata={
+        metadata={"experimental": True, 
             "help": "not in DIAMOND (PPO): optimizer steps each pass over an imagined batch takes, each on its share of the games "
             "(default: the preset's)",
             "metavar": "M",
         },
     )
     steps_per_epoch: int | None = field(
-        default=None, metadata={"help": "real steps the agent collects each epoch; the run keeps the preset's epochs, so its real steps grow", "metavar": "N"}
+        default=None, metadata={"experimental": True, "help": "real steps the agent collects each epoch; the run keeps the preset's epochs, so its real steps grow", "metavar": "N"}
     )
     denoising_steps: int | None = field(
-        default=None, metadata={"help": "denoising steps of each imagined step (fewer make the agent's updates cheaper)", "metavar": "N"}
+        default=None, metadata={"experimental": True, "help": "denoising steps of each imagined step (fewer make the agent's updates cheaper)", "metavar": "N"}
     )
 
     def preset_overrides(self) -> dict[str, float]:
@@ -121,9 +122,9 @@ class TrainConfig:
             overrides["env_steps"] = preset.initial_random_steps + preset.epochs * overrides["steps_per_epoch"]
         budget = replace(preset, **overrides)
         if budget.agent_minibatches > budget.agent_batch_size:
-            raise UserError(f"--agent-minibatches splits each batch's {budget.agent_batch_size} games: give at most that, got {budget.agent_minibatches}")
+            raise UserError(f"{_flag('agent_minibatches')} splits each batch's {budget.agent_batch_size} games: give at most that, got {budget.agent_minibatches}")
         if "agent_delay_epochs" in overrides and budget.agent_delay_epochs >= budget.epochs:
-            raise UserError(f"--agent-delay-epochs must be below the run's {budget.epochs} epochs, got {budget.agent_delay_epochs}")
+            raise UserError(f"{_flag('agent_delay_epochs')} must be below the run's {budget.epochs} epochs, got {budget.agent_delay_epochs}")
         return budget
 
     def check_resumes(self, run_info: dict) -> None:
@@ -134,17 +135,20 @@ class TrainConfig:
         saved = run_info.get("train_config", {})
         for f in fields(self):
             if f.name in RUN_DEFINING_OPTIONS and saved.get(f.name, f.default) != getattr(self, f.name):
-                flag, value = _flag(f.name), saved.get(f.name, f.default)
+                value = saved.get(f.name, f.default)
                 if value is None:
-                    raise UserError(f"{self.out} was trained without {flag} (the preset's value); resume it without")
-                if isinstance(value, bool):
-                    raise UserError(f"{self.out} was trained with {flag if value else '--no-' + flag[2:]}; resume it with the same")
-                raise UserError(f"{self.out} was trained with {flag} {value}; resume it with the same value")
+                    raise UserError(f"{self.out} was trained without {_flag(f.name)} (the preset's value); resume it without")
+                raise UserError(f"{self.out} was trained with {' '.join(_setting(f.name, value))}; resume it with the same value")
         self._check_budget_resumes(saved.get("preset", "cpu"), run_info.get("preset"))
 
     def _check_budget_resumes(self, saved_preset: str, saved_budget: dict | None) -> None:
         """Raise ``UserError`` unless this config gives the budget the run was trained with (``run.json``): a
-        preset that has taken a new form since keeps its old one under another name (``cpu-v2``)."""
+        preset that has taken a new form since keeps its old one under another name, or was retired."""
+        if saved_preset in RETIRED_PRESETS:
+            raise UserError(
+                f"{self.out} was trained with the retired preset {saved_preset}: resume it with jedi-train at commit "
+                f"{RETIRED_PRESETS[saved_preset]} (docs/presets.md)"
+            )
         if saved_budget is None:  # a run.json without its budget
             if saved_preset != self.preset:
                 raise UserError(f"{self.out} was trained with --preset {saved_preset}; resume it with the same value")
@@ -158,23 +162,30 @@ class TrainConfig:
         raise UserError(f"{self.out} was trained under an earlier form of the '{saved_preset}' preset; {where}")
 
 
+_EXPERIMENTAL = {f.name for f in experimental_fields(TrainConfig)}  # set through --experimental KEY=VALUE
+
+
 def _flag(name: str) -> str:
-    """The command-line flag of a ``TrainConfig`` field."""
-    return "--" + name.replace("_", "-")
+    """How the command line names a ``TrainConfig`` field: ``--experimental name`` or ``--kebab-name``."""
+    return option_text(TrainConfig, name)
+
+
+def _setting(name: str, value: object) -> list[str]:
+    """The command line that sets field ``name`` to ``value``: ``["--experimental", "k=v"]``, ``["--seed", "1"]``."""
+    if name in _EXPERIMENTAL:
+        return experimental_flags(name, value)
+    return ["--" + name.replace("_", "-"), str(value)]
 
 
 def run_defining_flags(train_config: dict) -> list[str]:
     """The options that define a run, as its command line gave them (``run.json``'s ``train_config``), beyond
-    ``--world-model``: e.g. ``["--agent-delay-epochs", "30", "--no-latent-norm"]``."""
+    ``--world-model``: e.g. ``["--experimental", "agent_delay_epochs=30", "--experimental", "latent_norm=false"]``."""
     flags: list[str] = []
     for f in fields(TrainConfig):
         value = train_config.get(f.name, f.default)
         if f.name == "world_model" or f.name not in RUN_DEFINING_OPTIONS or value == f.default:
             continue
-        if isinstance(value, bool):
-            flags.append(_flag(f.name) if value else "--no-" + _flag(f.name)[2:])
-        else:
-            flags += [_flag(f.name), str(value)]
+        flags += _setting(f.name, value)
     return flags
 
 
@@ -214,13 +225,13 @@ def world_model_options(config: TrainConfig, preset: Preset, num_actions: int) -
             continue
         if name == "mean_predictor_channels":
             if value < 0:
-                raise UserError(f"--mean-predictor-channels must be at least 0, got {value}")
+                raise UserError(f"{_flag(name)} must be at least 0, got {value}")
             value = (value,) if value else ()
         if name in ("decoder_grad_weight", "decoder_motion_weight"):
             check_decoder_weight(name, value)
         options[name] = value
     if options.get("reward_reads_standardized") and not options.get("latent_norm"):
-        raise UserError("--reward-reads-standardized reads latents standardised by --latent-norm's statistics: add --latent-norm")
+        raise UserError("--experimental reward_reads_standardized reads latents standardised by latent_norm's statistics: add --experimental latent_norm=true")
     check_reward_alignment(config.reward_foresight, config.dream_reward_weight, bool(options.get("reward_reads_mean")), bool(options.get("mean_predictor_channels")))
     if config.reward_foresight:
         options["reward_foresight"] = True

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from jedi_play.agent.player import AgentPlayer
 from jedi_play.cli.errors import UserError
+from jedi_play.cli.parser import option_text
 from jedi_play.data.atomic import atomic_write_bytes
 from jedi_play.data.store import EpisodeStore
 from jedi_play.dream.dream_env import DreamEnv
@@ -76,15 +77,15 @@ class FrozenAgentConfig:
     entropy_weight: float = field(default=CPU.entropy_weight, metadata={"help": "entropy bonus weight"})
     normalize_advantages: bool = field(
         default=CPU.normalize_advantages,
-        metadata={"help": "not in DIAMOND: scale each batch's advantages to zero mean and unit standard deviation"},
+        metadata={"experimental": True, "help": "not in DIAMOND: scale each batch's advantages to zero mean and unit standard deviation"},
     )
     epochs: int = field(
         default=CPU.agent_epochs,
-        metadata={"help": "not in DIAMOND (PPO): passes over each batch of games, the later ones with the probability ratio clipped", "metavar": "K"},
+        metadata={"experimental": True, "help": "not in DIAMOND (PPO): passes over each batch of games, the later ones with the probability ratio clipped", "metavar": "K"},
     )
     minibatches: int = field(
         default=CPU.agent_minibatches,
-        metadata={"help": "not in DIAMOND (PPO): optimizer steps each pass takes, each on its share of the batch's games", "metavar": "M"},
+        metadata={"experimental": True, "help": "not in DIAMOND (PPO): optimizer steps each pass takes, each on its share of the batch's games", "metavar": "M"},
     )
     denoising_steps: int = field(
         default=CPU.denoising_steps, metadata={"help": "dream: denoising steps of each imagined step", "metavar": "N"}
@@ -112,11 +113,11 @@ class FrozenAgentConfig:
     def __post_init__(self) -> None:
         for name in ("updates", "batch_size", "log_every", "denoising_steps", "epochs", "minibatches"):
             if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}")
+                raise UserError(f"{option_text(FrozenAgentConfig, name)} must be at least 1, not {getattr(self, name)}")
         if self.episodes < 0:
             raise UserError(f"--episodes must be at least 0, not {self.episodes}")
         if self.minibatches > self.batch_size:
-            raise UserError(f"--minibatches {self.minibatches} splits each batch's {self.batch_size} games: give at most --batch-size")
+            raise UserError(f"--experimental minibatches={self.minibatches} splits each batch's {self.batch_size} games: give at most --batch-size")
         if self.lr <= 0:
             raise UserError(f"--lr must be positive, not {self.lr}")
         if (self.rollouts == "dream") != (self.data is not None):

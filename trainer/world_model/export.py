@@ -1,7 +1,7 @@
 """``jedi-train export RUN_DIR --to DIR``: a run's world model (and agent, for whole-agent runs) as a
 model folder, with a model card of the figures measured on it: held-out losses or the training
 evaluations, fidelity when ``RUN_DIR/fidelity.json`` exists, the agent's score when ``RUN_DIR/eval.json``
-(written by ``jedi-eval --json``) exists. A run that ended with a final agent (``--final-agent-updates``)
+(written by ``jedi-eval --json``) exists. A run that ended with a final agent (``final_agent_updates``)
 exports that agent, or with ``run_agent=True`` the run's agent as it was before the final phase."""
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def _optional_json(path: Path) -> dict | None:
 
 def export_run(run_dir: Path, to: Path, weights_dtype: WeightsDType = "float32", run_agent: bool = False) -> Path:
     """Write ``run_dir``'s model folder to ``to``; ``run_agent``: a whole-agent run's agent as it was before its
-    final agent's updates (``--final-agent-updates``) instead of the final agent."""
+    final agent's updates (``final_agent_updates``) instead of the final agent."""
     run = read_run(run_dir)
     model = build_world_model(run["world_model"], run["model_config"])
     agent = ActorCritic(ActorCriticConfig.from_dict(run["agent_config"])) if run.get("kind") == "agent" else None
@@ -154,7 +154,7 @@ def export_run(run_dir: Path, to: Path, weights_dtype: WeightsDType = "float32",
     meta = load_checkpoints(ckpt, {"model": model, **({"agent": agent} if agent is not None else {})})
     if run_agent:
         if agent is None or not (run_dir / RUN_AGENT_FILE).exists():
-            raise UserError(f"{run_dir} holds no run's agent beside a final one (only runs with --final-agent-updates that reached it do)")
+            raise UserError(f"{run_dir} holds no run's agent beside a final one (only runs with a final agent, final_agent_updates, that reached it do)")
         load_checkpoints(run_dir / RUN_AGENT_FILE, {"agent": agent})
         meta["run_agent"] = True
     val = last_row_with(run_dir, "eval_" if agent is not None else "val_", without="final_agent_updates" if run_agent else None)

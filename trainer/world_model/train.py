@@ -51,28 +51,28 @@ class WorldModelTrainConfig:
     encoder_lr_scale: float = field(default=0.3, metadata={"help": "JEDI: encoder learning rate / the others'"})
     switch_prob: float = field(default=0.5, metadata={"help": "JEDI: random-switching probability (0 disables)"})
     ema_target_decay: float = field(default=0.0, metadata={"help": "JEDI ablation: EMA target encoder decay (0 = off)"})
-    decoder_grad_weight: float = field(default=0.0, metadata={"help": "JEDI ablation: decoder gradient into the encoder"})
+    decoder_grad_weight: float = field(default=0.0, metadata={"experimental": True, "help": "JEDI ablation: decoder gradient into the encoder"})
     decoder_motion_weight: float = field(
-        default=0.0, metadata={"help": "JEDI, not in the paper: extra weight of the decoder's error on pixels that moved since the frame before", "metavar": "W"}
+        default=0.0, metadata={"experimental": True, "help": "JEDI, not in the paper: extra weight of the decoder's error on pixels that moved since the frame before", "metavar": "W"}
     )
-    latent_batch_norm: bool = field(default=False, metadata={"help": "JEDI: batch-normalise latents against scale collapse"})
-    latent_norm: bool = field(default=False, metadata={"help": "JEDI, not in the paper: diffuse latents normalised by running statistics"})
-    predict_delta: bool = field(default=False, metadata={"help": "JEDI, not in the paper: the denoiser predicts the change from the last latent"})
-    dream_reward_weight: float = field(default=0.0, metadata={"help": "JEDI, not in the paper: reward loss on sampled next latents"})
+    latent_batch_norm: bool = field(default=False, metadata={"experimental": True, "help": "JEDI: batch-normalise latents against scale collapse"})
+    latent_norm: bool = field(default=False, metadata={"experimental": True, "help": "JEDI, not in the paper: diffuse latents normalised by running statistics"})
+    predict_delta: bool = field(default=False, metadata={"experimental": True, "help": "JEDI, not in the paper: the denoiser predicts the change from the last latent"})
+    dream_reward_weight: float = field(default=0.0, metadata={"experimental": True, "help": "JEDI, not in the paper: reward loss on sampled next latents"})
     denoiser_channels: int | None = field(
-        default=None, metadata={"help": "JEDI: the denoiser's channels (default: the paper's 160)", "metavar": "C"}
+        default=None, metadata={"experimental": True, "help": "JEDI: the denoiser's channels (default: the paper's 160)", "metavar": "C"}
     )
     mean_predictor_channels: int = field(
-        default=0, metadata={"help": "JEDI, not in the paper: channels of a regressed next-latent mean the denoiser diffuses around (0 = off)", "metavar": "C"}
+        default=0, metadata={"experimental": True, "help": "JEDI, not in the paper: channels of a regressed next-latent mean the denoiser diffuses around (0 = off)", "metavar": "C"}
     )
     reward_foresight: bool = field(
-        default=False, metadata={"help": "not in the paper: read each step's reward and end from the transition before it and the action"}
+        default=False, metadata={"experimental": True, "help": "not in the paper: read each step's reward and end from the transition before it and the action"}
     )
     reward_reads_mean: bool = field(
-        default=False, metadata={"help": "JEDI, not in the paper: read each step's reward and end from the mean predictor's next latent"}
+        default=False, metadata={"experimental": True, "help": "JEDI, not in the paper: read each step's reward and end from the mean predictor's next latent"}
     )
     reward_reads_standardized: bool = field(
-        default=False, metadata={"help": "JEDI, not in the paper: the reward model reads latents standardised by --latent-norm's statistics"}
+        default=False, metadata={"experimental": True, "help": "JEDI, not in the paper: the reward model reads latents standardised by latent_norm's statistics"}
     )
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
     checkpoint_minutes: float = field(default=5.0, metadata={"help": "minutes between checkpoints"})
@@ -104,17 +104,17 @@ def split_episodes(store: EpisodeStore) -> tuple[list, list]:
 def check_reward_alignment(reward_foresight: bool, dream_reward_weight: float, reward_reads_mean: bool, mean_predictor: bool) -> None:
     """``UserError`` for command-line options that choose contradicting inputs for the reward model."""
     if dream_reward_weight and reward_foresight:
-        raise UserError("--dream-reward-weight trains the reward model on sampled next latents, which --reward-foresight does not read")
+        raise UserError("--experimental dream_reward_weight trains the reward model on sampled next latents, which reward_foresight does not read")
     if reward_reads_mean and (reward_foresight or dream_reward_weight):
-        raise UserError("--reward-reads-mean does not combine with --reward-foresight or --dream-reward-weight")
+        raise UserError("--experimental reward_reads_mean does not combine with reward_foresight or dream_reward_weight")
     if reward_reads_mean and not mean_predictor:
-        raise UserError("--reward-reads-mean reads the mean predictor's next latent: add --mean-predictor-channels C")
+        raise UserError("--experimental reward_reads_mean reads the mean predictor's next latent: add --experimental mean_predictor_channels=C")
 
 
 def check_decoder_weight(name: str, weight: float) -> None:
-    """``UserError`` for a negative (or NaN) ``--decoder-grad-weight`` or ``--decoder-motion-weight`` (``name``: the field)."""
+    """``UserError`` for a negative (or NaN) ``decoder_grad_weight`` or ``decoder_motion_weight`` (``name``: the field)."""
     if not weight >= 0:
-        raise UserError(f"--{name.replace('_', '-')} must be at least 0, got {weight}")
+        raise UserError(f"--experimental {name} must be at least 0, got {weight}")
 
 
 def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
@@ -122,11 +122,11 @@ def new_model(config: WorldModelTrainConfig, num_actions: int) -> WorldModel:
     check_decoder_weight("decoder_grad_weight", config.decoder_grad_weight)
     check_decoder_weight("decoder_motion_weight", config.decoder_motion_weight)
     if config.mean_predictor_channels < 0 or (config.denoiser_channels is not None and config.denoiser_channels < 1):
-        raise UserError("--mean-predictor-channels must be at least 0 and --denoiser-channels at least 1")
+        raise UserError("--experimental mean_predictor_channels must be at least 0 and denoiser_channels at least 1")
     if config.world_model != "jedi" and (config.reward_reads_mean or config.reward_reads_standardized):
-        raise UserError("--reward-reads-mean and --reward-reads-standardized apply to the JEDI world model only")
+        raise UserError("--experimental reward_reads_mean and reward_reads_standardized apply to the JEDI world model only")
     if config.world_model != "jedi" and config.decoder_motion_weight:
-        raise UserError("--decoder-motion-weight applies to the JEDI world model only (DIAMOND has no decoder)")
+        raise UserError("--experimental decoder_motion_weight applies to the JEDI world model only (DIAMOND has no decoder)")
     check_reward_alignment(config.reward_foresight, config.dream_reward_weight, config.reward_reads_mean, config.mean_predictor_channels > 0)
     if config.world_model == "jedi":
         model_cfg.update(

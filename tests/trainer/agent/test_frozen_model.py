@@ -195,8 +195,8 @@ def test_command_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture
     common: list[Any] = ["agent", "--json", str(tmp_path / "r.json"), "--model", str(_model_folder(tmp_path))]
     assert_main_error(main, capsys, [*common, "--updates", "0"], "--updates", "at least 1")
     assert_main_error(main, capsys, [*common, "--denoising-steps", "0"], "--denoising-steps", "at least 1")
-    assert_main_error(main, capsys, [*common, "--minibatches", "0"], "--minibatches", "at least 1")
-    assert_main_error(main, capsys, [*common, "--batch-size", "4", "--minibatches", "5"], "--minibatches 5", "at most --batch-size")
+    assert_main_error(main, capsys, [*common, "--experimental", "minibatches=0"], "--experimental minibatches", "at least 1")
+    assert_main_error(main, capsys, [*common, "--batch-size", "4", "--experimental", "minibatches=5"], "minibatches=5", "at most --batch-size")
     assert_main_error(main, capsys, [*common, "--rollouts", "dream"], "--data DIR", "--rollouts dream")
     assert_main_error(main, capsys, [*common, "--data", str(tmp_path)], "--data DIR", "--rollouts dream")
     assert_main_error(main, capsys, [*common, "--to", str(tmp_path / "model")], "--to", "another folder")

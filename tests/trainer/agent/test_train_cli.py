@@ -75,21 +75,25 @@ def test_smoke_run_trains_exports_and_plays(tmp_path: Path) -> None:
 
     again = _train(run_dir)
     assert_one_line_error(again, "already holds a run", "--resume")
-    changed = _train(run_dir, "--resume", "--dream-reward-weight", "1")
-    assert_one_line_error(changed, "--dream-reward-weight 0.0", "same value")
+    changed = _train(run_dir, "--resume", "--experimental", "dream_reward_weight=1")
+    assert_one_line_error(changed, "--experimental dream_reward_weight=0.0", "same value")
     finished = _train(run_dir, "--resume")
     assert finished.returncode == 0 and "nothing to do" in finished.stdout
 
 
-@pytest.mark.parametrize("option", [["--dream-reward-weight", "1"], ["--latent-norm"], ["--predict-delta"], ["--mean-predictor-channels", "32"], ["--reward-reads-mean"], ["--reward-reads-standardized"], ["--decoder-grad-weight", "1"], ["--decoder-motion-weight", "1"]])
-def test_jedi_options_refuse_diamond(tmp_path: Path, option: list[str]) -> None:
-    result = _train(tmp_path / "run", "--world-model", "diamond", *option)
-    assert_one_line_error(result, option[0], "JEDI")
+@pytest.mark.parametrize(
+    "setting",
+    ["dream_reward_weight=1", "latent_norm=true", "predict_delta=true", "mean_predictor_channels=32", "reward_reads_mean=true",
+     "reward_reads_standardized=true", "decoder_grad_weight=1", "decoder_motion_weight=1"],
+)
+def test_jedi_options_refuse_diamond(tmp_path: Path, setting: str) -> None:
+    result = _train(tmp_path / "run", "--world-model", "diamond", "--experimental", setting)
+    assert_one_line_error(result, f"--experimental {setting.split('=')[0]}", "JEDI")
 
 
 def test_reward_foresight_does_not_combine_with_dream_reward_weight(tmp_path: Path) -> None:
-    result = _train(tmp_path / "run", "--reward-foresight", "--dream-reward-weight", "1")
-    assert_one_line_error(result, "--reward-foresight", "--dream-reward-weight")
+    result = _train(tmp_path / "run", "--experimental", "reward_foresight=true", "--experimental", "dream_reward_weight=1")
+    assert_one_line_error(result, "reward_foresight", "dream_reward_weight")
     assert not (tmp_path / "run").exists()
 
 
@@ -133,4 +137,20 @@ def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path: Path) -> None:
     assert "stopped by a signal" in out and "--resume" in out
     assert (run_dir / "checkpoint.safetensors").exists()
     no_run_agent = run_script("jedi-train", "export", str(run_dir), "--to", str(tmp_path / "own"), "--run-agent")  # before its final agent
-    assert_one_line_error(no_run_agent, "no run's agent beside a final one", "--final-agent-updates")
+    assert_one_line_error(no_run_agent, "no run's agent beside a final one", "final_agent_updates")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--preset", "cpu-v3"], ("--preset", "invalid choice")),  # retired: docs/presets.md
+        (["--agent-lr", "1e-3"], ("unrecognized arguments: --agent-lr",)),  # a knob behind the door
+        (["--experimental", "no_such_knob=1"], ("--experimental takes KEY=VALUE", "agent_lr")),
+        (["--experimental", "agent_updates=many"], ("--experimental agent_updates takes an int, not 'many'",)),
+        (["--experimental", "agent_updates=0"], ("--experimental agent_updates must be positive",)),
+    ],
+)
+def test_bad_presets_and_experimental_settings_are_one_line(tmp_path: Path, args: list[str], fragments: tuple[str, ...]) -> None:
+    result = _train(tmp_path / "run", *args)
+    assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "run").exists()

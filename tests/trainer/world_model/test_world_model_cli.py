@@ -112,7 +112,7 @@ def test_mean_predictor_run_exports_and_dreams(data_dir, tmp_path):
 
     run, folder = tmp_path / "run", tmp_path / "model"
     args = ["--game", "Breakout", "--data", str(data_dir), "--out", str(run), "--batch-size", "2", "--updates", "1"]
-    options = ["--latent-norm", "--predict-delta", "--mean-predictor-channels", "16", "--denoiser-channels", "32", "--reward-reads-mean"]
+    options = ["--experimental", "latent_norm=true", "--experimental", "predict_delta=true", "--experimental", "mean_predictor_channels=16", "--experimental", "denoiser_channels=32", "--experimental", "reward_reads_mean=true"]
     result = run_script("jedi-train", "world-model", *args, *options)
     assert result.returncode == 0, result.stderr
     assert run_script("jedi-train", "export", str(run), "--to", str(folder)).returncode == 0
@@ -126,9 +126,9 @@ def test_mean_predictor_run_exports_and_dreams(data_dir, tmp_path):
 @pytest.mark.parametrize(
     "options, message",
     [
-        (["--reward-reads-mean"], "add --mean-predictor-channels"),
-        (["--reward-reads-mean", "--mean-predictor-channels", "8", "--reward-foresight"], "does not combine with --reward-foresight"),
-        (["--reward-reads-mean", "--world-model", "diamond"], "JEDI world model only"),
+        (["--experimental", "reward_reads_mean=true"], "add --experimental mean_predictor_channels=C"),
+        (["--experimental", "reward_reads_mean=true", "--experimental", "mean_predictor_channels=8", "--experimental", "reward_foresight=true"], "does not combine with reward_foresight"),
+        (["--experimental", "reward_reads_mean=true", "--world-model", "diamond"], "JEDI world model only"),
     ],
 )
 def test_reward_reads_mean_refuses_contradicting_options(data_dir, tmp_path, options, message):
@@ -137,24 +137,25 @@ def test_reward_reads_mean_refuses_contradicting_options(data_dir, tmp_path, opt
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.parametrize("option", [["--mean-predictor-channels", "-1"], ["--denoiser-channels", "0"]])
+@pytest.mark.parametrize("option", [["--experimental", "mean_predictor_channels=-1"], ["--experimental", "denoiser_channels=0"]])
 def test_channel_counts_out_of_range(data_dir, tmp_path, option):
     result = run_script("jedi-train", "world-model", "--game", "Breakout", "--data", str(data_dir), "--out", str(tmp_path / "r"), "--updates", "1", *option)
-    assert_one_line_error(result, "--mean-predictor-channels must be at least 0")
+    assert_one_line_error(result, "--experimental mean_predictor_channels must be at least 0")
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.parametrize("option", ["--decoder-grad-weight", "--decoder-motion-weight"])
-def test_negative_decoder_weights_are_refused(data_dir, tmp_path, option):
-    result = run_script("jedi-train", "world-model", "--game", "Breakout", "--data", str(data_dir), "--out", str(tmp_path / "r"), "--updates", "1", option, "-1")
-    assert_one_line_error(result, f"{option} must be at least 0")
+@pytest.mark.parametrize("key", ["decoder_grad_weight", "decoder_motion_weight"])
+def test_negative_decoder_weights_are_refused(data_dir, tmp_path, key):
+    args = ["--game", "Breakout", "--data", str(data_dir), "--out", str(tmp_path / "r"), "--updates", "1", "--experimental", f"{key}=-1"]
+    result = run_script("jedi-train", "world-model", *args)
+    assert_one_line_error(result, f"--experimental {key} must be at least 0")
     assert not (tmp_path / "r").exists()
 
 
 def test_decoder_motion_weight_refuses_diamond(data_dir, tmp_path):
     result = run_script(
         "jedi-train", "world-model", "--game", "Breakout", "--world-model", "diamond", "--data", str(data_dir), "--out", str(tmp_path / "r"), "--updates", "1",
-        "--decoder-motion-weight", "1",
+        "--experimental", "decoder_motion_weight=1",
     )
-    assert_one_line_error(result, "--decoder-motion-weight applies to the JEDI world model only")
+    assert_one_line_error(result, "--experimental decoder_motion_weight applies to the JEDI world model only")
     assert not (tmp_path / "r").exists()
