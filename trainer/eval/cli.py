@@ -22,7 +22,7 @@ from jedi_play.hub.model_folder import load_model_folder
 from trainer.agent.evaluate import EvalResult, UniformRandomPolicy, evaluate_agent
 from trainer.eval.action_ranking import RankingConfig, run_ranking
 from trainer.eval.aggregates import aggregate_table, format_table
-from trainer.eval.fidelity import FidelityConfig, run_fidelity
+from trainer.eval.fidelity import FidelityConfig, PlayabilityConfig, run_fidelity
 
 PROG = "jedi-eval"
 
@@ -45,21 +45,58 @@ def build_parser() -> CliParser:
     parser = CliParser(
         prog=PROG,
         description="Evaluate a trained agent in the real game.",
-        epilog="'jedi-eval fidelity --help' measures a world model's open-loop PSNR against the real game; "
+        epilog="'jedi-eval playability --help' measures whether a world model's dream answers the keys, keeps what moves and "
+        "predicts rewards and lost lives as the real game does; 'jedi-eval fidelity --help' its open-loop PSNR; "
         "'jedi-eval ranking --help' whether its dream ranks the actions as the game does.",
     )
     add_dataclass_args(parser, EvalConfig)
     return parser
 
 
-def _fidelity(args: Sequence[str]) -> int:
-    parser = CliParser(prog=f"{PROG} fidelity", description="Open-loop PSNR and rewards of a world model against the real game.")
-    add_dataclass_args(parser, FidelityConfig)
-    config = dataclass_from_args(FidelityConfig, parser.parse_args(args))
+def _measure(name: str, config_type: type[FidelityConfig], description: str, args: Sequence[str]) -> tuple[FidelityConfig, dict]:
+    """Parse ``jedi-eval NAME``'s options, measure the model, and print the setting's line."""
+    parser = CliParser(prog=f"{PROG} {name}", description=description)
+    add_dataclass_args(parser, config_type)
+    config = dataclass_from_args(config_type, parser.parse_args(args))
     loaded = load_model_folder(config.model)
     with tempfile.TemporaryDirectory() as tmp:
         result = run_fidelity(config, loaded, Path(tmp) / "episodes")
-    print(f"{result['game']} {result['world_model']} world model, {result['episodes']} held-out episodes, {result['rollouts']} rollouts")
+    print(f"{result['game']} {result['world_model']} world model, {result['episodes']} held-out episodes ({result['policy']}), {result['rollouts']} rollouts")
+    return config, result
+
+
+def _print_playability(result: dict) -> None:
+    response = result.get("action_response")
+    if response and response["pairs"]:
+        print(f"action response ({', '.join(response['pairs'])} from {response['states']} real states): correlation of where the picture changes, dream/real magnitude")
+        for k in (key for key in response if key.isdigit()):
+            r = response[k]
+            print(f"{'held ' + k + (' step' if k == '1' else ' steps'):>15}: correlation {_fmt(r['correlation'])}, magnitude {_fmt(r['magnitude_ratio'])}")
+    print(f"{'horizon':>8} {'moving-pixel PSNR dB':>21} {'copy-last dB':>13} {'pixels':>9}")
+    for h, m in result["moving_psnr"].items():
+        print(f"{h:>8} {_fmt(m['psnr']):>21} {_fmt(m['psnr_copy_last']):>13} {m['pixels']:>9}")
+    o = result["outcomes"]
+    for name, label in (("rewards", "reward events"), ("life_losses", "life losses")):
+        r = o[name]
+        print(f"{label}: {r['real_events']} real, {r['dream_events']} dreamed; recall {_fmt(r['recall'], '.0%')}, "
+              f"precision {_fmt(r['precision'], '.0%')} (within {o['tolerance_steps']} step)")
+
+
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _playability(args: Sequence[str]) -> int:
+    description = "Does the dream answer the keys, keep what moves and predict rewards and lost lives as the real game does?"
+    config, result = _measure("playability", PlayabilityConfig, description, args)
+    _print_playability(result)
+    if config.json:
+        atomic_write_bytes(config.json, (json.dumps(result, indent=2) + "\n").encode())
+    return 0
+
+
+def _fidelity(args: Sequence[str]) -> int:
+    config, result = _measure("fidelity", FidelityConfig, "Open-loop PSNR and rewards of a world model against the real game.", args)
     print(f"{'horizon':>8} {'PSNR dB':>9} {'copy-last dB':>13}")
     for h in sorted(result["psnr"], key=int):
         copy = result["psnr_copy_last"].get(h)
@@ -71,6 +108,7 @@ def _fidelity(args: Sequence[str]) -> int:
     print(f"rewards: {r['events']} in {r['steps']} real steps ({r['rate_real']:.2%}); the dream would draw one on {r['rate_dream']:.2%} of its steps")
     if r["events"]:
         print(f"probability of each real reward's sign: {r['recall_real_frames']:.2f} on the real frames, {r['recall_dream']:.2f} in the dream")
+    _print_playability(result)
     if config.json:
         atomic_write_bytes(config.json, (json.dumps(result, indent=2) + "\n").encode())
     return 0
@@ -181,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         if args and args[0] == "fidelity":
             return _fidelity(args[1:])
+        if args and args[0] == "playability":
+            return _playability(args[1:])
         if args and args[0] == "ranking":
             return _ranking(args[1:])
         return _evaluate(dataclass_from_args(EvalConfig, build_parser().parse_args(args)))

@@ -12,13 +12,16 @@ dream would draw one (imagination samples the reward model's distribution), and 
 model gives each real reward's sign, once on the real frames and once at the same step of the dream. A
 dream whose rewards are much rarer than the game's teaches the agent little. (A reward model that reads the
 regressed mean, ``reward_reads_mean``, reads it "on the real frames" from the real context.)
+
+The same rollouts feed the playability tallies (``trainer.eval.open_loop_tallies``): PSNR on the pixels
+that move (``moving_psnr``) and the dream's reward events and life losses against the game's (``outcomes``).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -31,8 +34,13 @@ from jedi_play.env.atari import make_train_env
 from jedi_play.hub.model_folder import LoadedModel
 from jedi_play.models.jedi import moved_pixels
 from jedi_play.models.world_model import WorldModel, frames_to_tensor
-from trainer.data.collect import Collector, RandomPolicy
+from jedi_play.models.reward_end import RewardEndModel
+from trainer.data.collect import Collector, Policy, RandomPolicy
+from trainer.data.person_policy import PersonPolicy
 from trainer.data.store import EpisodeStore
+from trainer.eval.action_response import action_response
+from trainer.eval.open_loop_tallies import MovingPixelTally, OutcomeTally, psnr
+from trainer.eval.start_states import random_start_states
 
 HORIZONS = (1, 5, 15)
 
@@ -48,7 +56,21 @@ class FidelityConfig:
     steps: int | None = field(default=None, metadata={"help": "denoising steps (default: the model's)", "metavar": "N"})
     batch_size: int = field(default=64, metadata={"help": "rollouts dreamed at once"})
     seed: int = field(default=12345, metadata={"help": "seed of newly played episodes"})
+    policy: Literal["random", "person"] = field(
+        default="random", metadata={"help": "who plays the new episodes: uniform random, or a person's held directions with occasional FIRE"}
+    )
+    states: int = field(default=32, metadata={"help": "real start states for the action response (0: skip it)", "metavar": "N"})
     json: Path | None = field(default=None, metadata={"help": "write the results to FILE", "metavar": "FILE"})
+
+
+@dataclass
+class PlayabilityConfig(FidelityConfig):
+    """Options of ``jedi-eval playability``: ``fidelity``'s, played by a person-like policy by default."""
+
+    episodes: int = field(default=10, metadata={"help": "held-out episodes", "metavar": "N"})
+    policy: Literal["random", "person"] = field(
+        default="person", metadata={"help": "who plays the new episodes and reaches the start states: a person's held directions with occasional FIRE, or uniform random"}
+    )
 
 
 class RewardTally:
@@ -80,18 +102,23 @@ class RewardTally:
         }
 
 
-def psnr(mse: float) -> float:
-    return 10 * math.log10(1 / mse) if mse > 0 else float("inf")
+def make_policy(name: str, action_meanings: list[str], seed: int) -> Policy:
+    """``person`` (held directions, occasional FIRE: ``PersonPolicy``) or ``random`` (uniform)."""
+    if name == "person":
+        return PersonPolicy(action_meanings, seed)
+    if name == "random":
+        return RandomPolicy(len(action_meanings), seed)
+    raise UserError(f"unknown policy {name!r}: choose person or random")
 
 
-def random_episodes(game: str, n: int, seed: int, tmp: Path) -> list[Episode]:
-    """Play ``n`` random-policy training-env episodes of ``game`` (fresh seeds: never seen in training)."""
+def play_episodes(game: str, n: int, seed: int, tmp: Path, policy: str = "random") -> list[Episode]:
+    """Play ``n`` training-env episodes of ``game`` with ``policy`` (fresh seeds: never seen in training)."""
     env = make_train_env(game)
     store = EpisodeStore.create(tmp, env.game.name, env.action_meanings)
     collector = Collector(env, store, seed=seed)
-    policy = RandomPolicy(env.action_space.n, seed)
+    player = make_policy(policy, env.action_meanings, seed)
     while len(store) < n:
-        collector.run(200, policy, progress=False)
+        collector.run(200, player, progress=False)
     env.close()
     return store.load_all()[:n]
 
@@ -108,6 +135,8 @@ def measure_fidelity(
     sq_copy = {h: 0.0 for h in range(1, hmax + 1)}
     counts = {h: 0 for h in range(1, hmax + 1)}
     rewards = RewardTally()
+    moving = {h: MovingPixelTally() for h in HORIZONS}
+    outcomes = OutcomeTally()
     device = next(model.parameters()).device
     for i in tqdm(range(0, len(starts), batch_size), desc="fidelity", disable=not progress, dynamic_ncols=True):
         chunk = starts[i : i + batch_size]
@@ -119,6 +148,7 @@ def measure_fidelity(
         _, _, dream_lstm = model.reward_end(*model.reward_window_inputs(states, acts[:, :-1]))
         real_lstm = dream_lstm
         last_real = torch.from_numpy(np.stack([e.frames[s - 1] for e, s in chunk])).float() / 255
+        window = {k: torch.zeros(len(chunk), hmax) for k in ("real_reward", "dream_reward", "real_end", "dream_end", "valid")}
         for h in range(1, hmax + 1):
             alive = [j for j, (e, s) in enumerate(chunk) if s - 1 + h <= len(e)]  # real frame s-1+h exists
             if not alive:
@@ -128,10 +158,19 @@ def measure_fidelity(
             real = torch.from_numpy(np.stack([chunk[j][0].frames[chunk[j][1] - 1 + h] for j in alive])).float() / 255
             # the transition to frame s-1+h (past an episode's end: its last frame, not scored)
             real_next = model.to_states(torch.from_numpy(np.stack([e.frames[min(s - 1 + h, len(e))] for e, s in chunk])).to(device)[:, None])[:, 0]
-            dream_logits, _, dream_lstm = model.reward_end(*model.reward_step_inputs(states, acts, nxt, regressed), dream_lstm)
+            dream_logits, end_logits, dream_lstm = model.reward_end(*model.reward_step_inputs(states, acts, nxt, regressed), dream_lstm)
             real_logits, _, real_lstm = model.reward_end(*model.reward_step_inputs(real_states, acts, real_next), real_lstm)
             true = torch.tensor([float(chunk[j][0].rewards[chunk[j][1] - 2 + h]) for j in alive])
             rewards.add(true, real_logits[alive, 0].cpu(), dream_logits[alive, 0].cpu())
+            dream_sign, dream_end = RewardEndModel.predictions(dream_logits[alive, 0].cpu(), end_logits[alive, 0].cpu())
+            window["real_reward"][alive, h - 1] = true.sign()
+            window["dream_reward"][alive, h - 1] = dream_sign
+            window["real_end"][alive, h - 1] = torch.tensor([float(chunk[j][0].terminated[chunk[j][1] - 2 + h]) for j in alive])
+            window["dream_end"][alive, h - 1] = dream_end.float()
+            window["valid"][alive, h - 1] = 1.0
+            if h in moving:
+                before = torch.from_numpy(np.stack([chunk[j][0].frames[chunk[j][1] - 2 + h] for j in alive])).float() / 255
+                moving[h].add(frames[alive], real, before, last_real[alive])
             real_states = torch.cat([real_states[:, 1:], real_next[:, None]], dim=1)
             sq_err[h] += (frames[alive] - real).pow(2).mean(dim=(1, 2, 3)).sum().item()
             sq_copy[h] += (last_real[alive] - real).pow(2).mean(dim=(1, 2, 3)).sum().item()
@@ -142,11 +181,14 @@ def measure_fidelity(
             )
             states = torch.cat([states[:, 1:], nxt[:, None]], dim=1)
             acts = torch.cat([acts[:, 1:], next_acts[:, None]], dim=1)
+        outcomes.add(window["real_reward"], window["dream_reward"], window["real_end"].bool(), window["dream_end"].bool(), window["valid"].bool())
     result = {
         "psnr": {str(h): psnr(sq_err[h] / counts[h]) for h in HORIZONS if counts[h]},
         "psnr_copy_last": {str(h): psnr(sq_copy[h] / counts[h]) for h in HORIZONS if counts[h]},
         "frames_per_horizon": {str(h): counts[h] for h in HORIZONS},
         "rewards": rewards.result(),
+        "moving_psnr": {str(h): t.result() for h, t in moving.items()},
+        "outcomes": outcomes.result(),
         "episodes": len(episodes),
         "rollouts": len(starts),
     }
@@ -197,14 +239,26 @@ def reconstruction_figures(model: WorldModel, episodes: list[Episode], batch: in
 
 
 def run_fidelity(config: FidelityConfig, loaded: LoadedModel, tmp: Path) -> dict:
+    """Play (or read) the held-out episodes, measure the open-loop rollouts on them and the action response."""
     if config.episodes < 1:
         raise UserError("--episodes must be at least 1")
+    if config.states < 0 or config.stride < 1 or config.batch_size < 1:
+        raise UserError("--states must be at least 0, --stride and --batch-size at least 1")
     if config.data is not None:
         store = EpisodeStore.open(config.data)
         if store.game != loaded.game:
             raise UserError(f"{config.data} holds {store.game} episodes; the model is for {loaded.game}")
         episodes = store.load_all()[: config.episodes]
     else:
-        episodes = random_episodes(loaded.game, config.episodes, config.seed, tmp)
+        episodes = play_episodes(loaded.game, config.episodes, config.seed, tmp, config.policy)
     result = measure_fidelity(loaded.world_model, episodes, stride=config.stride, steps=config.steps, batch_size=config.batch_size)
-    return {"game": loaded.game, "world_model": loaded.kind, "model": str(config.model), **result}
+    if config.states:
+        env = make_train_env(loaded.game)
+        try:
+            policy = make_policy(config.policy, env.action_meanings, config.seed + 1)
+            states = random_start_states(env, config.states, loaded.world_model.num_cond_steps, config.seed + 1, policy)
+            result["action_response"] = action_response(loaded.world_model, env, states, steps=config.steps, batch_size=config.batch_size, seed=config.seed)
+        finally:
+            env.close()
+    setting = {"game": loaded.game, "world_model": loaded.kind, "model": str(config.model), "policy": config.policy if config.data is None else str(config.data)}
+    return {**setting, **result}

@@ -76,6 +76,18 @@ def test_reward_figures_follow_the_dream(oracle: bool) -> None:
         assert result["psnr"]["5"] < result["psnr"]["1"]
 
 
+@pytest.mark.parametrize("oracle", [True, False])
+def test_open_loop_outcomes_of_an_exact_and_a_frozen_dream(oracle: bool) -> None:
+    result = measure_fidelity(CountingWorld(oracle), [counting_episode()], stride=3, batch_size=4, progress=False)  # type: ignore[arg-type]
+    rewards = result["outcomes"]["rewards"]
+    assert rewards["real_events"] > 0
+    if oracle:
+        assert rewards["recall"] == 1.0 and rewards["precision"] == 1.0
+    else:  # frozen on a frame: rewarded on every step or on none
+        assert rewards["recall"] < 0.5 or rewards["precision"] < 0.5
+    assert set(result["moving_psnr"]) == {"1", "5", "15"}
+
+
 def ball_episode() -> Episode:
     """A black screen crossed by a one-pixel ball, one pixel a step, and a still white wall."""
     frames = np.zeros((LENGTH + 1, 8, 8, 3), np.uint8)
