@@ -21,7 +21,7 @@ from jedi_play.hub.weight_codec import WEIGHTS_DTYPES
 from trainer.agent.config import TrainConfig
 from trainer.agent.frozen_model import FrozenAgentConfig, train_frozen_agent
 from trainer.agent.loop import train_agent
-from trainer.data.collect import CollectConfig, collect_random
+from trainer.data.collect import CollectConfig, collect_episodes
 from trainer.data.store import EpisodeStore
 from trainer.world_model.export import export_run
 from trainer.world_model.train import WorldModelTrainConfig, train_world_model
@@ -45,15 +45,15 @@ def _train_parser() -> CliParser:
 
 
 def _collect_parser() -> CliParser:
-    parser = CliParser(prog=f"{PROG} collect", description="Collect random-policy episodes of the training env.")
+    parser = CliParser(prog=f"{PROG} collect", description="Collect episodes of the training env, played at random or like a person (--policy person).")
     add_dataclass_args(parser, CollectConfig)
     return parser
 
 
 def _collect(argv: Sequence[str]) -> int:
     config = dataclass_from_args(CollectConfig, _collect_parser().parse_args(argv))
-    stats = collect_random(config)
-    line = f"collected {stats.steps} steps in {stats.episodes} episode(s) into {config.out}"
+    stats = collect_episodes(config)
+    line = f"collected {stats.steps} steps of {config.policy} play in {stats.episodes} episode(s) into {config.out}"
     if stats.returns:
         line += f"; mean return of the {len(stats.returns)} finished ones {sum(stats.returns) / len(stats.returns):.1f}"
     print(line)

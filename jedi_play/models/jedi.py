@@ -213,17 +213,29 @@ class JEDIWorldModel(WorldModel):
         x, actions, next_x = inputs
         return self.standardized(x), actions, self.standardized(next_x)
 
-    def _reward_window_inputs(self, states: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _reward_window_inputs(
+        self, states: Tensor, actions: Tensor, known: dict[int, tuple[Tensor, Tensor]] | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``known``: for some steps ``t``, the mean predictor's output (in the denoiser's space) and the context it
+        read, already computed on the same inputs (``training_loss``'s two predictions): not run again."""
         if not self.cfg.reward_reads_mean:
             return super().reward_window_inputs(states, actions)
+        known = known or {}
         # step t reads the regression from the n states up to z_t; before the window, z_0 repeats after NOOPs
         n, (b, t) = self.num_cond_steps, actions.shape
         padded = torch.cat([states[:, :1].expand(-1, n - 1, *states.shape[2:]), states[:, :t]], dim=1)  # (B, T + n - 1, ...)
         padded_actions = torch.cat([actions.new_zeros(b, n - 1), actions], dim=1)
         contexts = padded.unfold(1, n, 1).movedim(-1, 2)  # (B, T, n, C, 8, 8)
+        todo = [i for i in range(t) if i not in known]
+        nexts: list[Tensor | None] = [None] * t
         with torch.no_grad():  # the regression learns from its own loss only; the reward model reads its output
-            nexts = self.regressed_next(contexts.flatten(0, 1), padded_actions.unfold(1, n, 1).flatten(0, 1))
-        return states[:, :t], actions, nexts.unflatten(0, (b, t))
+            if todo:
+                computed = self.regressed_next(contexts[:, todo].flatten(0, 1), padded_actions.unfold(1, n, 1)[:, todo].flatten(0, 1))
+                for i, nxt in zip(todo, computed.unflatten(0, (b, len(todo))).unbind(1)):
+                    nexts[i] = nxt
+            for i, (mean, context) in known.items():
+                nexts[i] = self.postprocess(self.next_from_diffusion(mean.detach(), context.detach()))
+        return states[:, :t], actions, torch.stack(nexts, dim=1)  # type: ignore[arg-type]
 
     def _reward_step_inputs(
         self, states: Tensor, actions: Tensor, next_state: Tensor, regressed: Tensor | None
@@ -266,15 +278,27 @@ class JEDIWorldModel(WorldModel):
             self.update_latent_stats(z)
         obs1 = z[:, :n]
         target1 = self.diffusion_target(targets[:, 0], obs1.detach())
-        loss1, mean_loss1, denoised = self.denoising_loss(target1, self.diffusion_inputs(obs1), batch.actions[:, :n])
         switched = bool(torch.rand(()) < self.cfg.switch_prob)
-        next_cond = self.postprocess(self.next_from_diffusion(denoised.detach(), obs1.detach())) if switched else z[:, n]
-        obs2 = torch.cat([z[:, 1:n], next_cond[:, None]], dim=1)
-        target2 = self.diffusion_target(targets[:, 1], obs2.detach())
-        loss2, mean_loss2, _ = self.denoising_loss(target2, self.diffusion_inputs(obs2), batch.actions[:, 1 : n + 1])
-        denoise_loss = (loss1 + loss2) / 2
+        if switched:  # the second prediction conditions on the first's output: one after the other
+            loss1, mean_loss1, denoised, mean1 = self.denoising_loss(target1, self.diffusion_inputs(obs1), batch.actions[:, :n])
+            next_cond = self.postprocess(self.next_from_diffusion(denoised.detach(), obs1.detach()))
+            obs2 = torch.cat([z[:, 1:n], next_cond[:, None]], dim=1)
+            target2 = self.diffusion_target(targets[:, 1], obs2.detach())
+            loss2, mean_loss2, _, mean2 = self.denoising_loss(target2, self.diffusion_inputs(obs2), batch.actions[:, 1 : n + 1])
+            denoise_loss, mean_loss = (loss1 + loss2) / 2, (mean_loss1 + mean_loss2) / 2
+        else:  # both on real latents: one call on the two predictions' batches side by side (the mean of equal halves)
+            obs2 = z[:, 1 : n + 1]
+            target2 = self.diffusion_target(targets[:, 1], obs2.detach())
+            both = torch.cat([obs1, obs2])
+            denoise_loss, mean_loss, _, means = self.denoising_loss(
+                torch.cat([target1, target2]), self.diffusion_inputs(both), torch.cat([batch.actions[:, :n], batch.actions[:, 1 : n + 1]])
+            )
+            mean1, mean2 = (None, None) if means is None else means.chunk(2)
 
-        re_loss, re_metrics = self.reward_end.loss(self.reward_window_inputs(z, batch.actions), batch.rewards, batch.ends, batch.mask[:, :-1])
+        # the reward model's regressed next latents at the two predictions' steps are the ones just computed
+        known = {} if mean1 is None else {n - 1: (mean1, obs1)} | ({n: (mean2, obs2)} if not switched and mean2 is not None else {})
+        re_inputs = self._reward_view(self._reward_window_inputs(z, batch.actions, known))
+        re_loss, re_metrics = self.reward_end.loss(re_inputs, batch.rewards, batch.ends, batch.mask[:, :-1])
         if self.cfg.dream_reward_weight > 0:
             dream_loss, dream_metrics = self.dream_reward_loss(z, batch)
             re_loss = re_loss + self.cfg.dream_reward_weight * dream_loss
@@ -285,33 +309,32 @@ class JEDIWorldModel(WorldModel):
         recon = self.decoder(z_dec[:, -1])  # the newest frame of each segment: always real
         decoder_loss = motion_weighted_mse(recon, batch.frames[:, -1], batch.frames[:, -2], self.cfg.decoder_motion_weight)
 
-        mean_loss = (mean_loss1 + mean_loss2) / 2  # 0 without a mean predictor
-        loss = denoise_loss + mean_loss + re_loss + decoder_loss
+        loss = denoise_loss + mean_loss + re_loss + decoder_loss  # mean_loss: 0 without a mean predictor
         metrics = {
             "loss": loss.item(),
             "denoise_loss": denoise_loss.item(),
             **({"mean_loss": mean_loss.item()} if self.mean_predictor is not None else {}),
-            "denoise_loss_switched": loss2.item() if switched else float("nan"),
+            "denoise_loss_switched": loss2.item() if switched else float("nan"),  # type: ignore[possibly-undefined]
             **re_metrics,
             "decoder_loss": decoder_loss.item(),
             "latent_std": z.detach().std(dim=0).mean().item(),
         }
         return loss, metrics
 
-    def denoising_loss(self, target: Tensor, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """EDM loss of one prediction in the denoiser's space: ``(loss, mean_loss, denoised)``.
+    def denoising_loss(self, target: Tensor, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """EDM loss of one prediction in the denoiser's space: ``(loss, mean_loss, denoised, mean)``.
 
         With a mean predictor, it regresses ``target`` and the denoiser learns the residual around its
-        (stop-gradient) mean; ``denoised`` adds the mean back. Without one, ``mean_loss`` is 0.
+        (stop-gradient) ``mean``; ``denoised`` adds the mean back. Without one, ``mean_loss`` is 0 and ``mean`` None.
         """
         mean = self.mean_prediction(obs, actions)
         if mean is None:
             loss, _, denoised = self.denoiser.loss(target, obs=obs, actions=actions)
-            return loss, target.new_zeros(()), denoised
+            return loss, target.new_zeros(()), denoised, None
         mean_loss = F.mse_loss(mean, target)
         mean = mean.detach()
         loss, _, denoised = self.denoiser.loss(target - mean, obs=obs, actions=actions)
-        return loss, mean_loss, denoised + mean
+        return loss, mean_loss, denoised + mean, mean
 
     def dream_reward_loss(self, z: Tensor, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """Reward/termination loss on the transition into step ``n`` with a sampled next latent.

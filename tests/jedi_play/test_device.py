@@ -43,6 +43,22 @@ def test_training_runs_in_float32_off_cuda() -> None:
     assert y.dtype == torch.float32
 
 
+def test_precision_settings() -> None:
+    from jedi_play.device import cpu_has_bf16, resolve_precision, training_autocast
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
+    assert resolve_precision("auto", cpu) == ("bf16" if cpu_has_bf16() else "fp32")
+    with pytest.raises(UserError, match="unknown precision 'fp8'"):
+        resolve_precision("fp8", cpu)
+    layer = torch.nn.Linear(4, 4)
+    with training_autocast(cpu, "bf16"):
+        y = layer(torch.randn(2, 4))
+    assert y.dtype == torch.bfloat16 and layer.weight.dtype == torch.float32
+    with training_autocast(cpu, "fp32"):
+        assert layer(torch.randn(2, 4)).dtype == torch.float32
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_trains_under_bf16_autocast_with_float32_heads() -> None:
     from jedi_play.device import training_autocast

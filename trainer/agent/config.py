@@ -26,6 +26,9 @@ class TrainConfig:
     seed: int = field(default=0, metadata={"help": "random seed"})
     device: Literal["auto", "cpu", "cuda", "mps"] = field(default="auto", metadata={"help": "torch device"})
     threads: int | None = field(default=None, metadata={"help": "CPU threads for torch (default: torch's choice)", "metavar": "N"})
+    precision: Literal["auto", "fp32", "bf16"] = field(
+        default="auto", metadata={"help": "bf16 autocast of world-model training (weights and losses stay float32); auto: where the CPU or GPU has bf16 units"}
+    )
     dream_reward_weight: float = field(
         default=0.0, metadata={"experimental": True, "help": "JEDI, not in the paper: weight of the reward loss on sampled next latents (0 = off)", "metavar": "W"}
     )

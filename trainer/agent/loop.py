@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from jedi_play.agent.player import AgentPlayer
 from jedi_play.cli.errors import UserError
-from jedi_play.device import describe_device, resolve_device, training_autocast
+from jedi_play.device import describe_device, resolve_device, resolve_precision, training_autocast
 from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.env.atari import make_train_env
 from jedi_play.env.games import get_game
@@ -65,7 +65,7 @@ from trainer.distributed import (
     shutdown_distributed,
 )
 from trainer.signals import StopOnSignal
-from trainer.world_model.train import CHECKPOINT, segment_to_batch, world_model_update
+from trainer.world_model.train import CHECKPOINT, segment_to_batch, world_model_optimizer, world_model_update
 
 WORLD_MODEL_WEIGHT_DECAY = 1e-2
 WARMUP_UPDATES = 100
@@ -125,13 +125,14 @@ class AgentTraining:
             torch.set_num_threads(config.threads)
         self.dist, self.device = init_distributed(resolve_device(config.device))
         self.main = self.dist.is_main
+        self.wm_precision = resolve_precision(config.precision, self.device)
         self.progress = progress and self.main
         if self.main:
             ranks = f", {self.dist.world_size} data-parallel ranks" if self.dist.enabled else ""
             changed = "".join(
                 f", {'' if value else 'no '}{name}" if isinstance(value, bool) else f", {name} {value}" for name, value in config.preset_overrides().items()
             )
-            print(f"jedi-train: {config.world_model} agent on {self.game.name}, preset {config.preset}{changed}, device {describe_device(self.device)}{ranks}", flush=True)
+            print(f"jedi-train: {config.world_model} agent on {self.game.name}, preset {config.preset}{changed}, device {describe_device(self.device)}{ranks}, {self.wm_precision} world-model training", flush=True)
         torch.manual_seed(config.seed + 1000 * self.dist.rank)  # each rank its own noise; rank 0's weights win below
 
         self.env = make_train_env(self.game.name)
@@ -143,7 +144,7 @@ class AgentTraining:
         saved_agent = saved_info.get("agent_config")
         agent_config = ActorCriticConfig.from_dict(saved_agent) if saved_agent else ActorCriticConfig.for_world_model(self.world_model, num_actions)
         self.agent = ActorCritic(agent_config).to(self.device)
-        self.wm_optim = torch.optim.AdamW(self.world_model.parameter_groups(self.preset.world_model_lr), weight_decay=WORLD_MODEL_WEIGHT_DECAY)
+        self.wm_optim = world_model_optimizer(self.world_model, self.preset.world_model_lr, WORLD_MODEL_WEIGHT_DECAY)
         self.agent_optim = self._agent_optimizer()
         self.wm_lrs = [g["lr"] for g in self.wm_optim.param_groups]
         meta = {"counters": vars(Counters())}
@@ -235,7 +236,8 @@ class AgentTraining:
     def _world_model_update(self) -> dict[str, float]:
         batch = segment_to_batch(self.replay.wm_sampler.sample(self.preset.batch_size), self.device)
         metrics = world_model_update(
-            self.world_model, self.wm_optim, self.wm_lrs, batch, self.counters.world_model_updates, WARMUP_UPDATES, WORLD_MODEL_GRAD_CLIP, self.wm_objective
+            self.world_model, self.wm_optim, self.wm_lrs, batch, self.counters.world_model_updates, WARMUP_UPDATES, WORLD_MODEL_GRAD_CLIP, self.wm_objective,
+            precision=self.wm_precision,
         )
         self.counters.world_model_updates += 1
         return metrics

@@ -45,6 +45,9 @@ class BenchConfig:
     json: Path | None = field(default=None, metadata={"help": "write the figures to FILE", "metavar": "FILE"})
     compile: bool = field(default=True, metadata={"help": "also time the batch-1 dream with torch.compile'd networks"})
     cpu_preset: bool = field(default=True, metadata={"help": "also time the cpu preset's JEDI world model"})
+    fp32_baseline: bool = field(
+        default=True, metadata={"help": "also time training as it ran before bf16 autocast and fused AdamW (float32), side by side"}
+    )
 
 
 def build_parser() -> CliParser:
@@ -99,16 +102,27 @@ def run_bench(config: BenchConfig) -> dict:
 
 
 def training_figures(name: str, device: torch.device, config: BenchConfig) -> dict:
-    """Training updates per second and peak memory of ``name`` (a fresh process), and its parameters."""
-    print(f"{name}: training ({config.updates} updates at batch {config.batch_size})...", file=sys.stderr)
-    env = {"OMP_NUM_THREADS": str(torch.get_num_threads())}
-    proc = subprocess.run(
-        [sys.executable, "-m", "trainer.bench.measure", name, str(device), str(config.batch_size), str(config.updates)],
-        capture_output=True, text=True, env={**os.environ, **env},
-    )
-    if proc.returncode != 0:
-        raise UserError(f"the {name} training benchmark failed: {proc.stderr.strip().splitlines()[-1:]}")
-    figures = json.loads(proc.stdout)
+    """Training updates per second and peak memory of ``name`` (a fresh process per path), and its parameters.
+
+    With ``fp32_baseline`` the float32 path's figures come as ``train_updates_per_s_fp32`` and
+    ``train_peak_mem_mb_fp32`` beside the default path's, and ``train_speedup`` is their ratio.
+    """
+    figures: dict = {}
+    for path in ("default", "fp32") if config.fp32_baseline else ("default",):
+        print(f"{name}: training, {path} path ({config.updates} updates at batch {config.batch_size})...", file=sys.stderr)
+        env = {"OMP_NUM_THREADS": str(torch.get_num_threads())}
+        proc = subprocess.run(
+            [sys.executable, "-m", "trainer.bench.measure", name, str(device), str(config.batch_size), str(config.updates), path],
+            capture_output=True, text=True, env={**os.environ, **env},
+        )
+        if proc.returncode != 0:
+            raise UserError(f"the {name} training benchmark failed: {proc.stderr.strip().splitlines()[-1:]}")
+        measured = json.loads(proc.stdout)
+        if path == "default":
+            figures.update(measured)
+        else:
+            figures.update(train_updates_per_s_fp32=measured["train_updates_per_s"], train_peak_mem_mb_fp32=measured["train_peak_mem_mb"])
+            figures["train_speedup"] = figures["train_updates_per_s"] / measured["train_updates_per_s"]
     figures["params"] = sum(bench_model(name, torch.device("cpu")).num_parameters().values())
     return figures
 
@@ -121,8 +135,15 @@ def imagined_steps_per_s(name: str, device: torch.device, config: BenchConfig) -
 def format_table(result: dict) -> str:
     rows = [("params", "{:,.0f}"), ("train_updates_per_s", "{:.3f}"), ("train_peak_mem_mb", "{:.0f}"), ("dream_fps_b1", "{:.1f}"), ("imagined_steps_per_s_b32", "{:.1f}")]
     if "dream_fps_b1_compiled" in result["jedi"]:
-        rows.insert(4, ("dream_fps_b1_compiled", "{:.1f}"))
-    lines = [f"device: {result['device']} | torch {result['torch']} | threads {result['threads']}", f"{'':<26}{'JEDI':>12}{'DIAMOND':>12}{'JEDI/DIAMOND':>14}"]
+        rows.insert(3, ("dream_fps_b1_compiled", "{:.1f}"))
+    if "train_speedup" in result["jedi"]:
+        rows[2:2] = [("train_updates_per_s_fp32", "{:.3f}"), ("train_speedup", "{:.2f}"), ("train_peak_mem_mb_fp32", "{:.0f}")]
+    precision = result["jedi"].get("train_precision", "fp32")
+    lines = [
+        f"device: {result['device']} | torch {result['torch']} | threads {result['threads']} | training in {precision}, fused AdamW"
+        + (" (the _fp32 rows: float32, AdamW unfused, as before)" if "train_speedup" in result["jedi"] else ""),
+        f"{'':<26}{'JEDI':>12}{'DIAMOND':>12}{'JEDI/DIAMOND':>14}",
+    ]
     for key, fmt in rows:
         ratio = result["ratios"].get(key)
         cells = ["n/a" if result[m][key] is None else fmt.format(result[m][key]) for m in ("jedi", "diamond")]

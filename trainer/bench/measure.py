@@ -17,11 +17,17 @@ from typing import Any
 
 import torch
 
+from jedi_play.device import resolve_precision
 from jedi_play.dream.dream_env import DreamEnv
 from jedi_play.models.compiled import compile_for_inference
 from jedi_play.models.factory import build_world_model
 from jedi_play.models.world_model import Batch, WorldModel
 from trainer.agent.presets import CPU
+from trainer.world_model.train import world_model_optimizer, world_model_update
+
+# How world-model training runs: ``default`` as jedi-train runs it now (bf16 autocast where the device has bf16
+# units, fused AdamW), ``fp32`` as it ran before those (float32, AdamW over per-parameter loops): the baseline.
+TRAINING_PATHS = ("default", "fp32")
 
 NUM_ACTIONS = 18
 
@@ -56,20 +62,20 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def measure_training(name: str, device: torch.device, batch_size: int, updates: int, warmup: int = 1) -> dict[str, float]:
-    """Updates per second and peak memory of world-model training (run this in a fresh process)."""
+def measure_training(name: str, device: torch.device, batch_size: int, updates: int, warmup: int = 1, path: str = "default") -> dict[str, Any]:
+    """Updates per second and peak memory of world-model training along ``path`` (``TRAINING_PATHS``; run this in a
+    fresh process): ``world_model_update`` as the trainers call it, learning rate warmed up, gradients clipped."""
     baseline = _rss_mb()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     model = bench_model(name, device)
-    optimizer = torch.optim.AdamW(model.parameter_groups(1e-4), weight_decay=1e-2)
+    precision = resolve_precision("auto", device) if path == "default" else "fp32"
+    optimizer = world_model_optimizer(model, 1e-4, 1e-2, fused=path == "default")
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
     batch = synthetic_batch(batch_size, model.num_cond_steps + 1, device)
 
     def update() -> None:
-        loss, _ = model.training_loss(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        world_model_update(model, optimizer, base_lrs, batch, 100, 100, 1.0, precision=precision)
 
     for _ in range(warmup):
         update()
@@ -83,7 +89,7 @@ def measure_training(name: str, device: torch.device, batch_size: int, updates: 
         peak = torch.cuda.max_memory_allocated(device) / 2**20
     else:
         peak = _rss_mb() - baseline
-    return {"train_updates_per_s": updates / (time.perf_counter() - start), "train_peak_mem_mb": peak}
+    return {"train_updates_per_s": updates / (time.perf_counter() - start), "train_peak_mem_mb": peak, "train_precision": precision}
 
 
 @torch.inference_mode()
@@ -113,14 +119,15 @@ def measure_dream(name: str, device: torch.device, batch_size: int, steps: int, 
 
 
 def _worker() -> None:
-    """``python -m trainer.bench.measure NAME DEVICE BATCH UPDATES``: print training figures as JSON."""
+    """``python -m trainer.bench.measure NAME DEVICE BATCH UPDATES [PATH]``: print training figures as JSON."""
     parser = argparse.ArgumentParser()
     parser.add_argument("name", choices=BENCH_MODELS)
     parser.add_argument("device")
     parser.add_argument("batch_size", type=int)
     parser.add_argument("updates", type=int)
+    parser.add_argument("path", nargs="?", choices=TRAINING_PATHS, default="default")
     args = parser.parse_args()
-    result = measure_training(args.name, torch.device(args.device), args.batch_size, args.updates)
+    result = measure_training(args.name, torch.device(args.device), args.batch_size, args.updates, path=args.path)
     json.dump(result, sys.stdout)
 
 

@@ -1,11 +1,12 @@
-"""Collecting real episodes into an ``EpisodeStore``: a policy-agnostic collector and the random policy."""
+"""Collecting real episodes into an ``EpisodeStore``: a policy-agnostic collector, the random policy, and
+``make_policy`` (random or ``PersonPolicy``'s held directions)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -14,6 +15,7 @@ from jedi_play.cli.errors import UserError
 from jedi_play.data.episode import Episode, EpisodeBuilder
 from jedi_play.env.atari import AtariEnv, make_train_env
 from jedi_play.env.games import get_game
+from trainer.data.person_policy import PersonPolicy
 from trainer.data.store import EpisodeStore
 
 
@@ -27,12 +29,15 @@ class Policy(Protocol):
 
 @dataclass
 class CollectConfig:
-    """``jedi-train collect``: fill an episode folder with random-policy play of the training env."""
+    """``jedi-train collect``: fill an episode folder with play of the training env."""
 
     game: str = field(metadata={"help": "Atari 100k game, e.g. Asterix"})
     steps: int = field(metadata={"help": "number of agent steps (4 frames each) to collect"})
     out: Path = field(metadata={"help": "episode folder to create or extend", "metavar": "DIR"})
     seed: int = field(default=0, metadata={"help": "seed of the env's no-op starts and of the policy"})
+    policy: Literal["random", "person"] = field(
+        default="random", metadata={"help": "who plays: uniform random, or a person's held directions with occasional FIRE"}
+    )
 
 
 @dataclass
@@ -54,6 +59,15 @@ class RandomPolicy:
 
     def reset(self) -> None:
         pass
+
+
+def make_policy(name: str, action_meanings: list[str], seed: int) -> Policy:
+    """``person`` (held directions, occasional FIRE: ``PersonPolicy``) or ``random`` (uniform)."""
+    if name == "person":
+        return PersonPolicy(action_meanings, seed)
+    if name == "random":
+        return RandomPolicy(len(action_meanings), seed)
+    raise UserError(f"unknown policy {name!r}: choose person or random")
 
 
 class Collector:
@@ -115,8 +129,8 @@ class Collector:
         self._episode = EpisodeBuilder(frame)
 
 
-def collect_random(config: CollectConfig, *, progress: bool = True) -> CollectStats:
-    """Run ``jedi-train collect``: random play of the training env into ``config.out``."""
+def collect_episodes(config: CollectConfig, *, progress: bool = True) -> CollectStats:
+    """Run ``jedi-train collect``: the policy's play of the training env into ``config.out``."""
     game = get_game(config.game)
     if config.steps < 1:
         raise UserError(f"--steps must be at least 1, got {config.steps}")
@@ -124,7 +138,7 @@ def collect_random(config: CollectConfig, *, progress: bool = True) -> CollectSt
     store = EpisodeStore.create(config.out, game.name, env.action_meanings)
     seed = config.seed + len(store)  # extending a folder continues with fresh no-op starts
     collector = Collector(env, store, seed=seed)
-    stats = collector.run(config.steps, RandomPolicy(env.action_space.n, seed), progress=progress)
+    stats = collector.run(config.steps, make_policy(config.policy, env.action_meanings, seed), progress=progress)
     if collector.flush() is not None:
         stats.episodes += 1
     env.close()

@@ -35,8 +35,7 @@ from jedi_play.hub.model_folder import LoadedModel
 from jedi_play.models.jedi import moved_pixels
 from jedi_play.models.world_model import WorldModel, frames_to_tensor
 from jedi_play.models.reward_end import RewardEndModel
-from trainer.data.collect import Collector, Policy, RandomPolicy
-from trainer.data.person_policy import PersonPolicy
+from trainer.data.collect import Collector, make_policy
 from trainer.data.store import EpisodeStore
 from trainer.eval.action_response import action_response
 from trainer.eval.open_loop_tallies import MovingPixelTally, OutcomeTally, psnr
@@ -100,15 +99,6 @@ class RewardTally:
             "recall_real_frames": self.recall_real / self.events if self.events else None,
             "recall_dream": self.recall_dream / self.events if self.events else None,
         }
-
-
-def make_policy(name: str, action_meanings: list[str], seed: int) -> Policy:
-    """``person`` (held directions, occasional FIRE: ``PersonPolicy``) or ``random`` (uniform)."""
-    if name == "person":
-        return PersonPolicy(action_meanings, seed)
-    if name == "random":
-        return RandomPolicy(len(action_meanings), seed)
-    raise UserError(f"unknown policy {name!r}: choose person or random")
 
 
 def play_episodes(game: str, n: int, seed: int, tmp: Path, policy: str = "random") -> list[Episode]:

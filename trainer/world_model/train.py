@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from jedi_play.cli.errors import UserError
 from jedi_play.data.atomic import atomic_write_bytes
-from jedi_play.device import training_autocast
+from jedi_play.device import resolve_precision, training_autocast
 from jedi_play.env.games import get_game
 from jedi_play.models.factory import build_world_model
 from jedi_play.models.world_model import Batch, WorldModel, frames_to_tensor
@@ -75,6 +75,9 @@ class WorldModelTrainConfig:
         default=False, metadata={"experimental": True, "help": "JEDI, not in the paper: the reward model reads latents standardised by latent_norm's statistics"}
     )
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (default: torch's choice)"})
+    precision: Literal["auto", "fp32", "bf16"] = field(
+        default="auto", metadata={"help": "bf16 autocast of the networks (weights and losses stay float32); auto: where the CPU or GPU has bf16 units"}
+    )
     checkpoint_minutes: float = field(default=5.0, metadata={"help": "minutes between checkpoints"})
     val_every: int = field(default=250, metadata={"help": "updates between held-out validations"})
     seed: int = field(default=0, metadata={"help": "random seed"})
@@ -164,6 +167,13 @@ def drop_metrics_after(path: Path, step: int, key: str = "step") -> None:
     atomic_write_bytes(path, ("\n".join(kept) + "\n" if kept else "").encode())
 
 
+def world_model_optimizer(model: WorldModel, lr: float, weight_decay: float, encoder_lr_scale: float = 0.3, fused: bool = True) -> torch.optim.AdamW:
+    """AdamW over ``model.parameter_groups``; ``fused`` (one kernel over all parameters) on the CPU and CUDA."""
+    device = next(model.parameters()).device
+    options = {"fused": True} if fused and device.type in ("cpu", "cuda") else {}
+    return torch.optim.AdamW(model.parameter_groups(lr, encoder_lr_scale), weight_decay=weight_decay, **options)
+
+
 def world_model_update(
     model: WorldModel,
     optimizer: torch.optim.Optimizer,
@@ -173,15 +183,17 @@ def world_model_update(
     warmup: int,
     grad_clip: float,
     objective: nn.Module | None = None,
+    precision: str = "fp32",
 ) -> dict[str, float]:
     """One optimizer step on ``batch`` (learning rate warmed up linearly over ``warmup`` steps); returns its metrics.
 
     ``objective``: the loss as a DDP-wrapped module (``trainer.distributed.Objective``) in a data-parallel run.
+    ``precision``: ``fp32`` or ``bf16`` (``resolve_precision``'s answer).
     """
     warm = min(1.0, (step + 1) / max(1, warmup))
     for g, lr in zip(optimizer.param_groups, base_lrs):
         g["lr"] = lr * warm
-    with training_autocast(batch.frames.device):
+    with training_autocast(batch.frames.device, precision):
         loss, metrics = objective(batch) if objective is not None else model.training_loss(batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -228,7 +240,8 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
     device = torch.device("cpu")
 
     model = new_model(config, len(store.action_meanings)).to(device)
-    optimizer = torch.optim.AdamW(model.parameter_groups(config.lr, config.encoder_lr_scale), weight_decay=config.weight_decay)
+    optimizer = world_model_optimizer(model, config.lr, config.weight_decay, config.encoder_lr_scale)
+    precision = resolve_precision(config.precision, device)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     step, offset = 0, 0.0  # offset: training seconds of earlier sessions of this run
     if config.resume:
@@ -241,6 +254,7 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
         "action_meanings": store.action_meanings,
         "train_config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "model_config": model.cfg.to_dict(),
+        "precision": precision,
     }
     (run_dir / "run.json").write_text(json.dumps(run_info, indent=2))
 
@@ -270,7 +284,7 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
                 break
             t0 = time.monotonic()
             batch = segment_to_batch(sampler.sample(config.batch_size), device)
-            metrics = world_model_update(model, optimizer, base_lrs, batch, step, config.warmup, config.grad_clip)
+            metrics = world_model_update(model, optimizer, base_lrs, batch, step, config.warmup, config.grad_clip, precision=precision)
             step += 1
             bar.update(1)
             record = {"step": step, "time": offset + time.monotonic() - start, "update_s": time.monotonic() - t0, **metrics}

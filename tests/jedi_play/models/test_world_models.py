@@ -80,9 +80,15 @@ def test_random_switching_chooses_the_next_conditioning_latent(switch_prob, monk
     model.training_loss(batch)
     with torch.no_grad():
         z = model.encode(batch.frames)
-    cond = calls[1]["obs"][:, -1]
-    torch.testing.assert_close(calls[1]["obs"][:, :3], z[:, 1:4])
+    b = batch.frames.shape[0]
+    # switched, the two predictions are two calls; on real latents, one call on both batches side by side
+    assert len(calls) == (2 if switch_prob == 1.0 else 1)
+    second = calls[1]["obs"] if switch_prob == 1.0 else calls[0]["obs"][b:]
+    assert second.shape[0] == b
+    cond = second[:, -1]
+    torch.testing.assert_close(second[:, :3], z[:, 1:4])
     if switch_prob == 0.0:
+        torch.testing.assert_close(calls[0]["obs"][:b], z[:, :4])
         torch.testing.assert_close(cond, z[:, 4])  # the encoder's latent of the real frame
     else:
         assert not torch.allclose(cond, z[:, 4], atol=1e-3)  # the denoiser's own output
@@ -270,14 +276,15 @@ def test_mean_predictor_regresses_the_target_and_the_denoiser_learns_the_residua
     monkeypatch.setattr(model.mean_predictor, "forward", lambda obs, a: means.append(forward(obs, a)) or means[-1])
     batch = make_batch()
     loss, metrics = model.training_loss(batch)
-    assert len(calls) == 2 and len(means) == 2
+    assert len(calls) == 1 and len(means) == 1  # not switched: both predictions in one call, side by side
+    b = batch.frames.shape[0]
     z = model.encode(batch.frames).detach()
     target1 = model.diffusion_target(z[:, 4], z[:, :4])
-    torch.testing.assert_close(calls[0]["x0"], target1 - means[0].detach())  # the residual around the mean
+    target2 = model.diffusion_target(z[:, 5], z[:, 1:5])
+    torch.testing.assert_close(calls[0]["x0"][:b], target1 - means[0][:b].detach())  # the residual around the mean
     assert not calls[0]["x0"].requires_grad  # the mean is a fixed offset for the denoiser
-    assert metrics["mean_loss"] == pytest.approx(
-        sum(torch.nn.functional.mse_loss(m, t).item() for m, t in zip(means, (target1, model.diffusion_target(z[:, 5], z[:, 1:5])))) / 2, rel=1e-4
-    )
+    halves = zip(means[0].chunk(2), (target1, target2))
+    assert metrics["mean_loss"] == pytest.approx(sum(torch.nn.functional.mse_loss(m, t).item() for m, t in halves) / 2, rel=1e-4)
     loss.backward()
     assert model.mean_predictor.net.conv_out.weight.grad.abs().sum() > 0
     assert model.encoder.layers[0].weight.grad.abs().sum() > 0  # the encoder learns through the mean's conditioning too

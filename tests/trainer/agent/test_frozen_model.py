@@ -20,7 +20,7 @@ from tests.app_helpers import ASTERIX_ACTIONS, agent_for, tiny_world_model
 from trainer.agent.imagination import ImaginationConfig, actor_critic_loss, replay
 from trainer.agent.frozen_model import RealRollouts
 from trainer.cli import main
-from trainer.data.collect import CollectConfig, collect_random
+from trainer.data.collect import CollectConfig, collect_episodes
 
 
 class ScriptedEnv:
@@ -181,7 +181,7 @@ def test_command_trains_in_the_dream(tmp_path: Path, capsys: pytest.CaptureFixtu
 
     monkeypatch.setattr(frozen_model, "DreamEnv", SeenDreamEnv)
     data, out = tmp_path / "episodes", tmp_path / "dream.json"
-    collect_random(CollectConfig("Asterix", 60, data))
+    collect_episodes(CollectConfig("Asterix", 60, data))
     argv = ["agent", "--model", str(_model_folder(tmp_path)), "--json", str(out), "--rollouts", "dream"]
     argv += ["--data", str(data), "--updates", "2", "--batch-size", "3", "--episodes", "0", "--log-every", "1"]
     assert main([*argv, "--outcomes", "sample", "--denoising-steps", "1", "--threads", "1"]) == 0
@@ -202,7 +202,7 @@ def test_command_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture
     assert_main_error(main, capsys, [*common, "--to", str(tmp_path / "model")], "--to", "another folder")
     assert_main_error(main, capsys, [*common, "--weights", "int8"], "--weights", "--to DIR")
     pong = tmp_path / "pong"
-    collect_random(CollectConfig("Pong", 10, pong))
+    collect_episodes(CollectConfig("Pong", 10, pong))
     capsys.readouterr()  # the collector's progress bar
     assert_main_error(main, capsys, [*common, "--rollouts", "dream", "--data", str(pong)], "Pong episodes", "Asterix")
     common[-1] = str(tmp_path / "missing")

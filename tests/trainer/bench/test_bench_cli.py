@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from app_helpers import ASTERIX_ACTIONS, write_model
 from cli_helpers import assert_one_line_error, run_script, script
 
@@ -24,12 +25,15 @@ def test_bench_writes_every_figure(tmp_path: Path) -> None:
         figures = data[kind]
         assert {"params", "train_updates_per_s", "train_peak_mem_mb", "dream_fps_b1", "imagined_steps_per_s_b32"} <= set(figures)
         assert figures["train_updates_per_s"] > 0 and figures["dream_fps_b1"] > 0 and figures["train_peak_mem_mb"] > 0
+        # the float32 path, timed in the same run: the speedup is the ratio of the two measured figures
+        assert figures["train_speedup"] == pytest.approx(figures["train_updates_per_s"] / figures["train_updates_per_s_fp32"])
+        assert figures["train_precision"] in ("fp32", "bf16") and figures["train_peak_mem_mb_fp32"] > 0
     assert data["jedi"]["params"] != data["diamond"]["params"]
     cpu_preset = data["cpu_preset"]  # the cpu preset's world model
     assert cpu_preset["train_updates_per_s"] > 0 and cpu_preset["imagined_steps_per_s_b32"] > 0
     assert cpu_preset["params"] < data["jedi"]["params"]
     assert "cpu preset JEDI" in result.stdout
-    assert "JEDI/DIAMOND" in result.stdout and "device:" in result.stdout
+    assert "JEDI/DIAMOND" in result.stdout and "device:" in result.stdout and "train_updates_per_s_fp32" in result.stdout
 
 
 def test_ctrl_c_during_the_compile_is_one_line_three_times_in_a_row() -> None:

@@ -22,9 +22,13 @@ def test_collect_writes_episodes_that_load_back(tmp_path):
     assert all(e.frames.shape[1:] == (64, 64, 3) and e.frames.dtype == np.uint8 for e in episodes)
     assert len({e.actions.tobytes() for e in episodes}) == len(episodes)  # a random policy, not a constant one
 
-    result = run_script("jedi-train", "collect", "--game", "Breakout", "--steps", "50", "--out", str(out))
+    result = run_script("jedi-train", "collect", "--game", "Breakout", "--steps", "50", "--out", str(out), "--policy", "person")
     assert result.returncode == 0, result.stderr
-    assert EpisodeStore.open(out).num_steps() == 350  # extended, nothing lost
+    assert "collected 50 steps of person play" in result.stdout
+    store = EpisodeStore.open(out)
+    assert store.num_steps() == 350  # extended, nothing lost
+    held = np.concatenate([e.actions for e in store.load_all()[len(episodes):]])
+    assert (held[1:] == held[:-1]).mean() > 0.5  # a person holds a key; uniform play over 4 actions repeats 1 in 4
 
     result = run_script("jedi-train", "inspect", str(out))
     assert result.returncode == 0 and "Breakout" in result.stdout and "350 steps" in result.stdout

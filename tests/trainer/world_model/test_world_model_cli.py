@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 from safetensors.torch import load_file, save_file
 
 from cli_helpers import assert_one_line_error, run_script
@@ -21,9 +22,9 @@ def data_dir(tmp_path_factory):
 def jedi_run(data_dir):
     run = data_dir.parent / "run_jedi"
     args = ["world-model", "--game", "Breakout", "--data", str(data_dir), "--out", str(run), "--batch-size", "2", "--val-every", "2"]
-    result = run_script("jedi-train", *args, "--updates", "2")
+    result = run_script("jedi-train", *args, "--updates", "2", "--precision", "fp32")
     assert result.returncode == 0, result.stderr
-    result = run_script("jedi-train", *args, "--updates", "3", "--resume")
+    result = run_script("jedi-train", *args, "--updates", "3", "--resume", "--precision", "bf16")  # a run may change precision
     assert result.returncode == 0, result.stderr
     return run
 
@@ -33,7 +34,10 @@ def test_training_resumes_and_logs_metrics(jedi_run):
     steps = [r["step"] for r in rows if "loss" in r]
     assert steps == [1, 2, 3]  # the resumed run continued at update 3
     assert any("val_denoise_loss" in r for r in rows)
-    assert json.loads((jedi_run / "run.json").read_text())["game"] == "Breakout"
+    info = json.loads((jedi_run / "run.json").read_text())
+    assert info["game"] == "Breakout" and info["precision"] == "bf16"
+    weights = load_file(jedi_run / "checkpoint.safetensors")
+    assert {t.dtype for t in weights.values() if t.is_floating_point()} == {torch.float32}  # bf16 autocast keeps float32 weights
 
 
 def test_existing_run_needs_resume(jedi_run, data_dir):
@@ -67,7 +71,7 @@ def test_export_writes_the_model_folder(exported):
 
 def test_fidelity_cli(exported, tmp_path):
     out = tmp_path / "fidelity.json"
-    result = run_script("jedi-eval", "fidelity", "--model", str(exported), "--episodes", "2", "--stride", "16", "--json", str(out))
+    result = run_script("jedi-eval", "fidelity", "--model", str(exported), "--episodes", "2", "--stride", "16", "--states", "0", "--json", str(out))
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
     assert set(data["psnr"]) >= {"0", "1", "5"} and set(data["psnr_copy_last"]) >= {"1", "5"}
