@@ -58,14 +58,39 @@ def bench_model(name: str, device: torch.device) -> WorldModel:
     return build_world_model(kind, {"num_actions": NUM_ACTIONS, **options}).to(device)
 
 
-def _rss_mb() -> float:
+def _status_mb(field: str) -> float | None:
+    """``VmRSS`` or ``VmHWM`` (the peak) of this process from ``/proc/self/status``, in MB; None off Linux."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next((x for x in f if x.startswith(field + ":")), None)
+    except OSError:
+        return None
+    return None if line is None else int(line.split()[1]) / 1024  # kB
+
+
+def _start_peak_rss() -> float:
+    """The RSS now, from which ``_peak_rss_mb`` counts. On Linux the kernel's peak is reset here (``clear_refs``):
+    ``ru_maxrss`` would carry the parent's peak across fork and exec, and the parent holds models."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        now = _status_mb("VmRSS")
+        if now is not None:
+            return now
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _peak_rss_mb() -> float:
+    peak = _status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_training(name: str, device: torch.device, batch_size: int, updates: int, warmup: int = 1, path: str = "default") -> dict[str, Any]:
     """Updates per second and peak memory of world-model training along ``path`` (``TRAINING_PATHS``; run this in a
     fresh process): ``world_model_update`` as the trainers call it, learning rate warmed up, gradients clipped."""
-    baseline = _rss_mb()
+    baseline = _start_peak_rss()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     model = bench_model(name, device)
@@ -88,7 +113,7 @@ def measure_training(name: str, device: torch.device, batch_size: int, updates: 
         torch.cuda.synchronize(device)
         peak = torch.cuda.max_memory_allocated(device) / 2**20
     else:
-        peak = _rss_mb() - baseline
+        peak = _peak_rss_mb() - baseline
     return {"train_updates_per_s": updates / (time.perf_counter() - start), "train_peak_mem_mb": peak, "train_precision": precision}
 
 
