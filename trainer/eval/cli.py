@@ -58,7 +58,7 @@ def _measure(name: str, config_type: type[FidelityConfig], description: str, arg
     parser = CliParser(prog=f"{PROG} {name}", description=description)
     add_dataclass_args(parser, config_type)
     config = dataclass_from_args(config_type, parser.parse_args(args))
-    loaded = load_model_folder(config.model)
+    loaded = load_model_folder(config.model, config.game)
     with tempfile.TemporaryDirectory() as tmp:
         result = run_fidelity(config, loaded, Path(tmp) / "episodes")
     print(f"{result['game']} {result['world_model']} world model, {result['episodes']} held-out episodes ({result['policy']}), {result['rollouts']} rollouts")

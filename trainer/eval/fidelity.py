@@ -49,6 +49,7 @@ class FidelityConfig:
     """Options of ``jedi-eval fidelity``."""
 
     model: str = field(metadata={"help": "Hub repo id or local model folder", "metavar": "REPO_ID_OR_PATH"})
+    game: str | None = field(default=None, metadata={"help": "the game the model must be for (default: the model's own)"})
     episodes: int = field(default=20, metadata={"help": "held-out episodes", "metavar": "N"})
     data: Path | None = field(default=None, metadata={"help": "episode folder to read them from (default: play new ones)", "metavar": "DIR"})
     stride: int = field(default=8, metadata={"help": "steps between rollout starts within an episode"})

@@ -133,7 +133,7 @@ def test_events_match_within_the_tolerance() -> None:
 def test_command_prints_and_saves_the_figures(tmp_path: Path) -> None:
     folder = write_model(tmp_path / "model", "Breakout", BREAKOUT_ACTIONS)
     out = tmp_path / "playability.json"
-    result = run_script("jedi-eval", "playability", "--model", str(folder), "--episodes", "1", "--states", "2", "--json", str(out))
+    result = run_script("jedi-eval", "playability", "--model", str(folder), "--game", "breakout", "--episodes", "1", "--states", "2", "--json", str(out))
     assert result.returncode == 0, result.stderr
     assert "Breakout jedi world model, 1 held-out episodes (person)" in result.stdout
     assert "action response (RIGHT/LEFT, FIRE/NOOP from 2 real states)" in result.stdout
@@ -147,3 +147,4 @@ def test_command_prints_and_saves_the_figures(tmp_path: Path) -> None:
     saved = json.loads(fidelity.read_text())
     assert saved["policy"] == "random" and "action_response" not in saved and "outcomes" in saved
     assert_one_line_error(run_script("jedi-eval", "playability", "--model", str(folder), "--states", "-1"), "--states must be at least 0")
+    assert_one_line_error(run_script("jedi-eval", "playability", "--model", str(folder), "--game", "Pong"), "is for Breakout, not Pong")
