@@ -286,6 +286,7 @@ class JEDIWorldModel(WorldModel):
             target2 = self.diffusion_target(targets[:, 1], obs2.detach())
             loss2, mean_loss2, _, mean2 = self.denoising_loss(target2, self.diffusion_inputs(obs2), batch.actions[:, 1 : n + 1])
             denoise_loss, mean_loss = (loss1 + loss2) / 2, (mean_loss1 + mean_loss2) / 2
+            switched_loss = loss2.item()
         else:  # both on real latents: one call on the two predictions' batches side by side (the mean of equal halves)
             obs2 = z[:, 1 : n + 1]
             target2 = self.diffusion_target(targets[:, 1], obs2.detach())
@@ -294,6 +295,7 @@ class JEDIWorldModel(WorldModel):
                 torch.cat([target1, target2]), self.diffusion_inputs(both), torch.cat([batch.actions[:, :n], batch.actions[:, 1 : n + 1]])
             )
             mean1, mean2 = (None, None) if means is None else means.chunk(2)
+            switched_loss = float("nan")
 
         # the reward model's regressed next latents at the two predictions' steps are the ones just computed
         known = {} if mean1 is None else {n - 1: (mean1, obs1)} | ({n: (mean2, obs2)} if not switched and mean2 is not None else {})
@@ -314,7 +316,7 @@ class JEDIWorldModel(WorldModel):
             "loss": loss.item(),
             "denoise_loss": denoise_loss.item(),
             **({"mean_loss": mean_loss.item()} if self.mean_predictor is not None else {}),
-            "denoise_loss_switched": loss2.item() if switched else float("nan"),  # type: ignore[possibly-undefined]
+            "denoise_loss_switched": switched_loss,
             **re_metrics,
             "decoder_loss": decoder_loss.item(),
             "latent_std": z.detach().std(dim=0).mean().item(),

@@ -18,7 +18,7 @@ from jedi_play.models.factory import build_world_model
 from jedi_play.models.jedi import JEDIConfig
 from trainer.agent.config import run_defining_flags
 from trainer.agent.loop import Counters
-from trainer.checkpoint import RUN_AGENT_FILE, load_checkpoints
+from trainer.checkpoint import RUN_AGENT_FILE, WEIGHTS_FILE, load_checkpoints
 from trainer.world_model.train import CHECKPOINT
 
 FIDELITY_FILE = "fidelity.json"
@@ -149,6 +149,8 @@ def export_run(run_dir: Path, to: Path, weights_dtype: WeightsDType = "float32",
     model = build_world_model(run["world_model"], run["model_config"])
     agent = ActorCritic(ActorCriticConfig.from_dict(run["agent_config"])) if run.get("kind") == "agent" else None
     ckpt = run_dir / CHECKPOINT
+    if not ckpt.exists() and agent is None and (run_dir / WEIGHTS_FILE).exists():
+        ckpt = run_dir / WEIGHTS_FILE  # a world-model run kept as its bf16 weights alone
     if not ckpt.exists():
         raise UserError(f"{run_dir} has no checkpoint yet")
     meta = load_checkpoints(ckpt, {"model": model, **({"agent": agent} if agent is not None else {})})

@@ -1,8 +1,11 @@
 """``jedi-train world-model``: train a JEDI or DIAMOND world model on an episode folder.
 
 The run folder holds ``run.json`` (what was asked), ``checkpoint.safetensors`` (model + optimizer, written
-atomically every few minutes and at the end), ``metrics.jsonl`` (training and held-out losses). Every
-20th episode of the data is held out for validation. ``--resume`` continues from the checkpoint.
+atomically every few minutes and at the end), ``weights.safetensors.xz`` (the weights alone in bf16, xz-compressed, written
+with it: an eighth of its size), ``metrics.jsonl`` (training and held-out losses). Every 20th episode of the
+data is held out for validation. ``--resume`` continues from the checkpoint; a run folder that kept only
+``run.json`` and ``weights.safetensors.xz`` (committed, or copied to another machine, with the data made again
+from its seed) resumes from the weights with a fresh optimizer, its learning rate warmed up again.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from jedi_play.device import resolve_precision, training_autocast
 from jedi_play.env.games import get_game
 from jedi_play.models.factory import build_world_model
 from jedi_play.models.world_model import Batch, WorldModel, frames_to_tensor
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoint import WEIGHTS_FILE, load_checkpoint, save_checkpoint, save_weights
 from trainer.data.sampler import Segment, SegmentSampler
 from trainer.data.store import EpisodeStore
 from trainer.signals import StopOnSignal
@@ -230,10 +233,11 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
         raise UserError("give --updates N or --minutes M (or both)")
     run_dir = config.out
     ckpt_path = run_dir / CHECKPOINT
-    if ckpt_path.exists() and not config.resume:
+    weights_path = run_dir / WEIGHTS_FILE
+    if (ckpt_path.exists() or weights_path.exists()) and not config.resume:
         raise UserError(f"{run_dir} already holds a run; add --resume to continue it or choose another --out")
-    if config.resume and not ckpt_path.exists():
-        raise UserError(f"{run_dir} has no checkpoint to resume from")
+    if config.resume and not ckpt_path.exists() and not weights_path.exists():
+        raise UserError(f"{run_dir} has no checkpoint (nor {WEIGHTS_FILE}) to resume from")
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -244,9 +248,14 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
     precision = resolve_precision(config.precision, device)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     step, offset = 0, 0.0  # offset: training seconds of earlier sessions of this run
+    warm_from = 0  # the update the learning rate's warm-up counts from: again after a fresh optimizer
     if config.resume:
-        meta = load_checkpoint(ckpt_path, model, optimizer)
+        from_weights = not ckpt_path.exists()
+        meta = load_checkpoint(weights_path, model) if from_weights else load_checkpoint(ckpt_path, model, optimizer)
         step, offset = int(meta["step"]), float(meta.get("seconds", 0.0))
+        if from_weights:
+            warm_from = step
+            print(f"jedi-train: {run_dir} resumes at update {step} from {WEIGHTS_FILE} (bf16 weights, a fresh optimizer)", flush=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     run_info = {
         "game": game.name,
@@ -272,7 +281,9 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
     val: dict[str, float] = {}
 
     def checkpoint() -> None:
-        save_checkpoint(ckpt_path, model, optimizer, {"step": step, "seconds": offset + time.monotonic() - start})
+        meta = {"step": step, "seconds": offset + time.monotonic() - start}
+        save_checkpoint(ckpt_path, model, optimizer, meta)
+        save_weights(weights_path, model, meta)
 
     # the handlers first: once metrics.jsonl exists, a signal checkpoints the run instead of killing it
     with (StopOnSignal() as stop, (run_dir / "metrics.jsonl").open("a") as metrics_file,
@@ -284,7 +295,7 @@ def train_world_model(config: WorldModelTrainConfig, *, progress: bool = True) -
                 break
             t0 = time.monotonic()
             batch = segment_to_batch(sampler.sample(config.batch_size), device)
-            metrics = world_model_update(model, optimizer, base_lrs, batch, step, config.warmup, config.grad_clip, precision=precision)
+            metrics = world_model_update(model, optimizer, base_lrs, batch, step - warm_from, config.warmup, config.grad_clip, precision=precision)
             step += 1
             bar.update(1)
             record = {"step": step, "time": offset + time.monotonic() - start, "update_s": time.monotonic() - t0, **metrics}

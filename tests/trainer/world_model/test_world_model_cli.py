@@ -1,10 +1,11 @@
 """``jedi-train world-model``, ``--resume``, ``jedi-train export`` and ``jedi-eval fidelity`` end to end."""
 
 import json
+import lzma
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, load_file, save_file
 
 from cli_helpers import assert_one_line_error, run_script
 from jedi_play.hub import load_model_folder
@@ -38,6 +39,27 @@ def test_training_resumes_and_logs_metrics(jedi_run):
     assert info["game"] == "Breakout" and info["precision"] == "bf16"
     weights = load_file(jedi_run / "checkpoint.safetensors")
     assert {t.dtype for t in weights.values() if t.is_floating_point()} == {torch.float32}  # bf16 autocast keeps float32 weights
+
+
+def test_a_run_resumes_on_another_machine_from_its_weights_alone(jedi_run, data_dir, tmp_path):
+    moved = tmp_path / "moved"  # what a commit keeps of the run: run.json and the bf16 weights
+    moved.mkdir()
+    for name in ("run.json", "weights.safetensors.xz"):
+        (moved / name).write_bytes((jedi_run / name).read_bytes())
+    assert (jedi_run / "weights.safetensors.xz").stat().st_size < (jedi_run / "checkpoint.safetensors").stat().st_size / 3
+    args = ["world-model", "--game", "Breakout", "--data", str(data_dir), "--out", str(moved), "--batch-size", "2", "--val-every", "2"]
+    assert_one_line_error(run_script("jedi-train", *args, "--updates", "4"), "already holds a run")
+    result = run_script("jedi-train", *args, "--updates", "4", "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "resumes at update 3 from weights.safetensors.xz" in result.stdout
+    rows = [json.loads(line) for line in (moved / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [4]
+    weights, before = (load(lzma.decompress((run / "weights.safetensors.xz").read_bytes())) for run in (moved, jedi_run))
+    assert set(weights) == set(before) and all(w.dtype == before[k].dtype for k, w in weights.items())
+    (moved / "checkpoint.safetensors").unlink()  # the weights alone also export
+    result = run_script("jedi-train", "export", str(moved), "--to", str(tmp_path / "model"))
+    assert result.returncode == 0, result.stderr
+    assert load_model_folder(tmp_path / "model").game == "Breakout"
 
 
 def test_existing_run_needs_resume(jedi_run, data_dir):
